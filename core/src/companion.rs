@@ -1,0 +1,131 @@
+//! The facade the apps (through `migru-ffi`) and the `migru` command line use: one child's
+//! companion on one device, over one store.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Local};
+
+use crate::event::{Body, LOCAL_USER, Record};
+use crate::exchange::{self, ExchangeError, ImportReport};
+use crate::store::{Appended, EventFilter, Store, StoreError, StoreStats, StoredEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompanionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error("cannot open {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// What `log_message` stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub event: StoredEvent,
+    /// `false` when the identical record was already stored (nothing new was written).
+    pub newly_stored: bool,
+}
+
+/// One child's companion on one device. Cheap to clone; safe to share across threads.
+#[derive(Debug, Clone)]
+pub struct Companion {
+    store: Arc<Store>,
+    user: String,
+}
+
+impl Companion {
+    /// Opens (creating or upgrading) the database at `path` for the local child.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CompanionError> {
+        Ok(Companion { store: Arc::new(Store::open(path)?), user: LOCAL_USER.to_owned() })
+    }
+
+    /// The same store, seen as another child (a database may hold several).
+    pub fn for_user(&self, user: &str) -> Result<Self, CompanionError> {
+        if user.is_empty() || user.len() > 128 {
+            return Err(CompanionError::InvalidInput("user must be 1 to 128 characters".into()));
+        }
+        Ok(Companion { store: Arc::clone(&self.store), user: user.to_owned() })
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stores a message the child wrote, at `at` (default: now, in the device's time zone).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn log_message(&self, text: &str, at: Option<DateTime<FixedOffset>>) -> Result<Logged, CompanionError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(CompanionError::InvalidInput("the message is empty".into()));
+        }
+        let ts = at.unwrap_or_else(now_local);
+        let mut record = Record::new(ts, Body::Message { text: text.to_owned() });
+        record.user = self.user.clone();
+        self.append(record)
+    }
+
+    /// Appends any record for this companion's child.
+    pub fn append(&self, mut record: Record) -> Result<Logged, CompanionError> {
+        record.user = self.user.clone();
+        let (id, newly_stored) = match self.store.append(&record)? {
+            Appended::Stored { id, .. } => (id, true),
+            Appended::Duplicate { id } => (id, false),
+            Appended::Conflict { .. } => {
+                return Err(CompanionError::InvalidInput("a different record with this id is already stored".into()));
+            }
+        };
+        let event = self
+            .store
+            .event_by_id(id)?
+            .ok_or_else(|| CompanionError::InvalidInput("the record vanished after it was stored".into()))?;
+        Ok(Logged { event, newly_stored })
+    }
+
+    /// Imports a JSONL file, reporting progress after each stored batch.
+    pub fn import_file(
+        &self,
+        path: &Path,
+        progress: impl FnMut(&ImportReport),
+    ) -> Result<ImportReport, CompanionError> {
+        let file = File::open(path).map_err(|source| CompanionError::File { path: path.to_owned(), source })?;
+        Ok(exchange::import_jsonl(&self.store, BufReader::with_capacity(1 << 16, file), progress)?)
+    }
+
+    /// Exports every record of every user to `path` (created or truncated). Returns the count.
+    pub fn export_file(&self, path: &Path) -> Result<u64, CompanionError> {
+        let file = File::create(path).map_err(|source| CompanionError::File { path: path.to_owned(), source })?;
+        Ok(exchange::export_jsonl(&self.store, &EventFilter::default(), BufWriter::new(file))?)
+    }
+
+    pub fn stats(&self) -> Result<StoreStats, CompanionError> {
+        Ok(self.store.stats()?)
+    }
+
+    /// Applies the retention window now; returns rows deleted.
+    pub fn purge_expired(&self) -> Result<u64, CompanionError> {
+        Ok(self.store.purge_expired(crate::store::now_ms())?)
+    }
+
+    /// Deletes everything on this device.
+    pub fn delete_all(&self) -> Result<(), CompanionError> {
+        Ok(self.store.delete_all()?)
+    }
+}
+
+/// Now, with the device's current UTC offset.
+pub fn now_local() -> DateTime<FixedOffset> {
+    let now = Local::now();
+    let ms = now.timestamp_subsec_millis() * 1_000_000;
+    let now = now.fixed_offset();
+    chrono::Timelike::with_nanosecond(&now, ms).unwrap_or(now)
+}

@@ -1,0 +1,183 @@
+//! Appending and reading events, with the rows derived from them (environment readings, logged
+//! sleep episodes, the sync outbox) written in the same transaction.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::event::jsonl::{decode_object, encode_payload};
+use crate::event::{Body, Kind, Record, content_id, ts_from_parts};
+
+/// What happened to one record offered to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Newly stored, at local sequence number `seq`.
+    Stored { seq: i64, id: Uuid },
+    /// The same record (same id, same content) was already stored: nothing changed.
+    Duplicate { id: Uuid },
+    /// The id is already stored with different content; the stored record was kept.
+    Conflict { id: Uuid },
+}
+
+/// An event as stored: its local sequence number and the record (with its id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub record: Record,
+}
+
+/// Which events to read. Empty `kinds` means every kind.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub user: Option<String>,
+    pub kinds: Vec<Kind>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub after_seq: Option<i64>,
+}
+
+/// Inserts one record (assigning its content id if it has none) and its derived rows.
+pub fn insert(conn: &Connection, record: &Record, now_ms: i64) -> Result<Appended, StoreError> {
+    let id = record.id.unwrap_or_else(|| content_id(record));
+    let payload = encode_payload(record);
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (id, user_id, kind, ts_ms, utc_offset_min, payload, recorded_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            id.as_bytes().as_slice(),
+            record.user,
+            record.kind().as_str(),
+            record.ts_utc_ms(),
+            record.utc_offset_min(),
+            payload,
+            now_ms
+        ])?;
+    if inserted == 0 {
+        return same_as_stored(conn, id, record, &payload);
+    }
+    let seq = conn.last_insert_rowid();
+    insert_derived(conn, seq, record)?;
+    conn.prepare_cached("INSERT INTO outbox (topic, event_seq, created_ms) VALUES ('event', ?1, ?2)")?
+        .execute(params![seq, now_ms])?;
+    Ok(Appended::Stored { seq, id })
+}
+
+fn same_as_stored(conn: &Connection, id: Uuid, record: &Record, payload: &str) -> Result<Appended, StoreError> {
+    let stored = conn
+        .prepare_cached("SELECT user_id, kind, ts_ms, utc_offset_min, payload FROM events WHERE id = ?1")?
+        .query_row([id.as_bytes().as_slice()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, i32>(3)?, row.get::<_, String>(4)?))
+        })?;
+    let offered = (record.user.clone(), record.kind().as_str().to_owned(), record.ts_utc_ms(), record.utc_offset_min(), payload.to_owned());
+    Ok(if stored == offered { Appended::Duplicate { id } } else { Appended::Conflict { id } })
+}
+
+/// Rows other tables keep for some kinds. Also used by the v1→v2 upgrade to backfill.
+pub(super) fn insert_derived(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
+    match &record.body {
+        Body::Env { pressure_hpa, temp_c, humidity_pct } => {
+            conn.prepare_cached(
+                "INSERT INTO env_readings (event_seq, user_id, ts_ms, utc_offset_min, pressure_hpa, temp_c, humidity_pct)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![seq, record.user, record.ts_utc_ms(), record.utc_offset_min(), pressure_hpa, temp_c, humidity_pct])?;
+        }
+        Body::Sleep { start, end } => {
+            conn.prepare_cached(
+                "INSERT INTO sleep_episodes (user_id, start_ms, start_offset_min, end_ms, end_offset_min, source, event_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'logged', ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                record.user,
+                start.timestamp_millis(),
+                start.offset().local_minus_utc() / 60,
+                end.timestamp_millis(),
+                end.offset().local_minus_utc() / 60,
+                seq
+            ])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One `events` row before decoding.
+pub(super) struct StoredRow {
+    pub seq: i64,
+    id: Vec<u8>,
+    user: String,
+    kind: String,
+    ts_ms: i64,
+    offset_min: i32,
+    payload: String,
+}
+
+impl StoredRow {
+    /// Reads `seq, id, user_id, kind, ts_ms, utc_offset_min, payload`, in that order.
+    pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(StoredRow {
+            seq: row.get(0)?,
+            id: row.get(1)?,
+            user: row.get(2)?,
+            kind: row.get(3)?,
+            ts_ms: row.get(4)?,
+            offset_min: row.get(5)?,
+            payload: row.get(6)?,
+        })
+    }
+
+    /// Rebuilds the record through the same validating decoder the import uses.
+    pub fn decode(self) -> Result<Record, StoreError> {
+        let bad = |why: String| StoreError::BadRow { seq: self.seq, reason: why };
+        let id = Uuid::from_slice(&self.id).map_err(|_| bad("id is not 16 bytes".into()))?;
+        let ts = ts_from_parts(self.ts_ms, self.offset_min).ok_or_else(|| bad("timestamp out of range".into()))?;
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.payload).map_err(|e| bad(format!("payload is not JSON: {e}")))?;
+        fields.insert("ts".into(), crate::event::format_ts(&ts).into());
+        fields.insert("kind".into(), self.kind.clone().into());
+        fields.insert("user".into(), self.user.clone().into());
+        let mut record = decode_object(fields).map_err(|e| bad(e.to_string()))?;
+        record.id = Some(id);
+        Ok(record)
+    }
+}
+
+/// Calls `visit` for each matching event in local arrival order, streaming (constant memory).
+pub fn for_each(
+    conn: &Connection,
+    filter: &EventFilter,
+    mut visit: impl FnMut(StoredEvent) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
+    let kinds_json = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, id, user_id, kind, ts_ms, utc_offset_min, payload FROM events
+         WHERE (?1 IS NULL OR user_id = ?1)
+           AND (?2 = '[]' OR kind IN (SELECT value FROM json_each(?2)))
+           AND (?3 IS NULL OR ts_ms >= ?3)
+           AND (?4 IS NULL OR ts_ms < ?4)
+           AND seq > ?5
+         ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(
+        params![filter.user, kinds_json, filter.since_ms, filter.until_ms, filter.after_seq.unwrap_or(0)],
+        StoredRow::from_row,
+    )?;
+    for row in rows {
+        let row = row?;
+        let seq = row.seq;
+        visit(StoredEvent { seq, record: row.decode()? })?;
+    }
+    Ok(())
+}
+
+/// The stored event with this id, if any.
+pub fn by_id(conn: &Connection, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+    let row = conn
+        .prepare_cached("SELECT seq, id, user_id, kind, ts_ms, utc_offset_min, payload FROM events WHERE id = ?1")?
+        .query_row([id.as_bytes().as_slice()], StoredRow::from_row)
+        .optional()?;
+    row.map(|row| Ok(StoredEvent { seq: row.seq, record: row.decode()? })).transpose()
+}

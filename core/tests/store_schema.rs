@@ -1,0 +1,233 @@
+//! Schema upgrades, refusal of foreign files, delete-all, retention, append-only events.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration};
+use migru_core::event::{Body, Record};
+use migru_core::store::{Appended, EventFilter, SCHEMA_VERSION, Store, StoreError};
+use rusqlite::Connection;
+
+fn ts(text: &str) -> DateTime<chrono::FixedOffset> {
+    DateTime::parse_from_rfc3339(text).unwrap()
+}
+
+fn message(at: &str, text: &str) -> Record {
+    Record::new(ts(at), Body::Message { text: text.into() })
+}
+
+/// Every schema object (type, name, normalised SQL), sorted: what "equal schema" means.
+fn schema_of(path: &Path) -> Vec<(String, String, String)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))
+        .unwrap()
+        .map(|r| {
+            let (t, n, s) = r.unwrap();
+            (t, n, s.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+        .collect()
+}
+
+fn pragma(path: &Path, name: &str) -> i64 {
+    Connection::open(path).unwrap().query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn old_schema_upgrades_to_exactly_the_fresh_schema_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v1.sql")).unwrap();
+    let fresh = dir.path().join("fresh.db");
+
+    let upgraded = Store::open(&old).unwrap();
+    drop(Store::open(&fresh).unwrap());
+
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+    for name in ["user_version", "application_id"] {
+        assert_eq!(pragma(&old, name), pragma(&fresh, name), "{name}");
+    }
+    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+    // Data survives, and v2's derived tables were backfilled from the old events.
+    let events = upgraded.events(&EventFilter::default()).unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].record.body, Body::Message { text: "hello".into() });
+    let sleep = upgraded.sleep_episodes("local").unwrap();
+    assert_eq!(sleep.len(), 1);
+    assert_eq!(sleep[0].start, ts("2026-02-28T21:30:00+01:00"));
+    assert_eq!(upgraded.retention_days().unwrap(), 45);
+    assert_eq!(upgraded.stats().unwrap().outbox_pending, 3);
+    let env_rows: i64 = Connection::open(&old).unwrap().query_row("SELECT count(*) FROM env_readings", [], |r| r.get(0)).unwrap();
+    assert_eq!(env_rows, 1);
+}
+
+#[test]
+fn foreign_corrupt_and_newer_files_are_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, bytes: &[u8], expect: fn(&StoreError) -> bool| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let error = Store::open(&path).expect_err(name);
+        assert!(expect(&error), "{name}: {error}");
+        assert!(error.to_string().contains("left untouched"), "{name}: {error}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} was modified");
+        assert!(!dir.path().join(format!("{name}-wal")).exists(), "{name} got a WAL");
+    };
+    check("notes.txt", b"dear diary, this is not a database at all", |e| matches!(e, StoreError::NotADatabase(_)));
+    let mut damaged = b"SQLite format 3\0".to_vec();
+    damaged.extend(std::iter::repeat_n(0xA5u8, 8192));
+    check("damaged.db", &damaged, |e| matches!(e, StoreError::Corrupt(..)));
+
+    let other_app = dir.path().join("other-app.db");
+    Connection::open(&other_app).unwrap().execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');").unwrap();
+    let bytes = std::fs::read(&other_app).unwrap();
+    check("other-app.db", &bytes, |e| matches!(e, StoreError::Foreign(_)));
+
+    let newer = dir.path().join("newer.db");
+    drop(Store::open(&newer).unwrap());
+    Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    Connection::open(&newer).unwrap().pragma_update(None, "journal_mode", "DELETE").unwrap();
+    let bytes = std::fs::read(&newer).unwrap();
+    check("newer.db", &bytes, |e| matches!(e, StoreError::TooNew { found: 99, .. }));
+}
+
+#[test]
+fn delete_all_leaves_no_row_in_any_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let store = Store::open(&path).unwrap();
+    let today = ts("2026-03-10T00:00:00+01:00");
+    let diary = migru_core::sample::diary(1, 10, today);
+    store.append_batch(&diary).unwrap();
+    store.set_setting("family_opt_in_text", "false").unwrap();
+    store.outbox_push("feedback", r#"{"thumbs":"up"}"#).unwrap();
+    store
+        .record_shared_insight(&migru_core::store::SharedInsight {
+            user: "local".into(),
+            key: "time_of_day:morning".into(),
+            shared_at: today,
+            message: "mornings".into(),
+        })
+        .unwrap();
+    store
+        .put_sensor_minutes(&[migru_core::store::SensorMinute {
+            user: "local".into(),
+            minute_start: today,
+            hr_bpm: Some(80.0),
+            rmssd_ms: None,
+            eda_tonic_us: None,
+            scr_count: None,
+            activity_count: Some(12.0),
+            skin_temp_c: None,
+        }])
+        .unwrap();
+
+    store.delete_all().unwrap();
+
+    let conn = Connection::open(&path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.len() >= 7, "{tables:?}");
+    for table in tables {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "table {table} still has rows");
+    }
+    // secure_delete + VACUUM: the child's words are gone from the file itself, not just unlinked.
+    drop(conn);
+    drop(store);
+    let bytes = std::fs::read(&path).unwrap();
+    let needle = b"no time for breakfast";
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle), "deleted text still readable in the file");
+}
+
+#[test]
+fn retention_purges_only_old_rows_across_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let now = ts("2026-03-31T12:00:00+02:00");
+    let mut records = Vec::new();
+    for day in 0..60 {
+        let at = now - Duration::days(day);
+        records.push(Record::new(at, Body::Env { pressure_hpa: Some(1000.0 + day as f64), temp_c: None, humidity_pct: None }));
+        records.push(Record::new(at, Body::Sleep { start: at - Duration::hours(9), end: at - Duration::hours(1) }));
+    }
+    store.append_batch(&records).unwrap();
+    let deleted = store.purge_expired(now.timestamp_millis()).unwrap();
+    let left = store.events(&EventFilter::default()).unwrap();
+    // Days 0..=29 are inside the 30-day window (day 30 is exactly at the cutoff and kept).
+    assert_eq!(left.len(), 2 * 31);
+    assert!(left.iter().all(|e| e.record.ts >= now - Duration::days(30)));
+    assert_eq!(store.sleep_episodes("local").unwrap().len(), 31);
+    assert_eq!(store.stats().unwrap().outbox_pending, 62, "outbox rows of purged events go with them");
+    assert!(deleted >= 58);
+
+    store.set_retention_days(7).unwrap();
+    store.purge_expired(now.timestamp_millis()).unwrap();
+    assert_eq!(store.events(&EventFilter::default()).unwrap().len(), 2 * 8);
+    assert!(store.set_retention_days(0).is_err());
+}
+
+#[test]
+fn purge_does_not_block_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let store = std::sync::Arc::new(Store::open(&path).unwrap());
+    let old = ts("2020-01-01T00:00:00Z");
+    let records: Vec<Record> = (0..20_000).map(|i| message_at(old + Duration::seconds(i), i)).collect();
+    store.append_batch(&records).unwrap();
+    let reader = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            for _ in 0..50 {
+                store.stats().unwrap();
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let deleted = store.purge_before(ts("2021-01-01T00:00:00Z").timestamp_millis()).unwrap();
+    assert_eq!(reader.join().unwrap(), 50);
+    assert_eq!(deleted, 20_000);
+}
+
+fn message_at(at: DateTime<chrono::FixedOffset>, i: i64) -> Record {
+    Record::new(at, Body::Message { text: format!("message {i}") })
+}
+
+#[test]
+fn events_are_append_only_and_ids_are_time_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let store = Store::open(&path).unwrap();
+    let a = store.append(&message("2026-03-01T09:00:00+01:00", "first")).unwrap();
+    let b = store.append(&message("2026-03-01T10:00:00+01:00", "second")).unwrap();
+    let (Appended::Stored { id: id_a, .. }, Appended::Stored { id: id_b, .. }) = (a, b) else { panic!("{a:?} {b:?}") };
+    assert!(id_a < id_b);
+    assert_eq!(id_a.get_version_num(), 7);
+    assert_eq!(store.append(&message("2026-03-01T09:00:00+01:00", "first")).unwrap(), Appended::Duplicate { id: id_a });
+    let mut changed = message("2026-03-01T09:00:00+01:00", "changed");
+    changed.id = Some(id_a);
+    assert_eq!(store.append(&changed).unwrap(), Appended::Conflict { id: id_a });
+    let conn = Connection::open(&path).unwrap();
+    let error = conn.execute("UPDATE events SET payload = '{}'", []).unwrap_err();
+    assert!(error.to_string().contains("append-only"));
+    assert_eq!(store.event_by_id(id_a).unwrap().unwrap().record.body, Body::Message { text: "first".into() });
+}
+
+#[test]
+fn local_time_survives_time_zones_and_dst() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    // 09:00 local in winter (+01:00), in summer (+02:00) and abroad (-05:00).
+    for at in ["2026-03-28T09:00:00+01:00", "2026-03-30T09:00:00+02:00", "2026-07-01T09:00:00-05:00"] {
+        store.append(&message(at, at)).unwrap();
+    }
+    for event in store.events(&EventFilter::default()).unwrap() {
+        assert_eq!(chrono::Timelike::hour(&event.record.ts), 9, "{}", event.record.ts);
+    }
+}
