@@ -1,0 +1,79 @@
+package org.migru.child
+
+import android.app.Application
+import androidx.lifecycle.AndroidViewModel
+import androidx.lifecycle.viewModelScope
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+import org.migru.app.AndroidMigru
+import org.migru.app.MigruSession
+import org.migru.app.Outcome
+import org.migru.core.LoggedEvent
+import org.migru.core.Stats
+
+/** Everything the child's screens show, from the on-device store. */
+data class ChildState(
+    val history: List<LoggedEvent> = emptyList(),
+    val stats: Stats? = null,
+    /** Words for a snackbar when something did not work. */
+    val problem: String? = null,
+    val ready: Boolean = false,
+)
+
+class ChildViewModel(app: Application) : AndroidViewModel(app) {
+    private val _state = MutableStateFlow(ChildState())
+    val state: StateFlow<ChildState> = _state
+    private var session: MigruSession? = null
+
+    init {
+        AndroidMigru.initLogging(debug = false)
+        viewModelScope.launch {
+            when (val opened = MigruSession.open(AndroidMigru.databasePath(app))) {
+                is Outcome.Ok -> {
+                    session = opened.value
+                    opened.value.purge()
+                    refresh()
+                }
+                is Outcome.Failed -> _state.update { it.copy(problem = opened.message) }
+            }
+        }
+    }
+
+    /** The talk screen's send button. */
+    fun say(text: String) = act { it.say(text) }
+
+    /** The quick symptom log's save button. */
+    fun logSymptom(intensity: Int, words: String?) = act { it.logSymptom(intensity, words) }
+
+    fun problemShown() = _state.update { it.copy(problem = null) }
+
+    private fun act(block: suspend (MigruSession) -> Outcome<*>) {
+        val session = session ?: return
+        viewModelScope.launch {
+            val outcome = block(session)
+            if (outcome is Outcome.Failed) _state.update { it.copy(problem = outcome.message) }
+            refresh()
+        }
+    }
+
+    private suspend fun refresh() {
+        val session = session ?: return
+        val history = session.history()
+        val stats = session.stats()
+        _state.update {
+            it.copy(
+                history = (history as? Outcome.Ok)?.value ?: it.history,
+                stats = (stats as? Outcome.Ok)?.value ?: it.stats,
+                problem = (history as? Outcome.Failed)?.message ?: it.problem,
+                ready = true,
+            )
+        }
+    }
+
+    override fun onCleared() {
+        session?.close()
+        session = null
+    }
+}

@@ -1,0 +1,102 @@
+package org.migru.app
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+import org.migru.core.ImportProgress
+import org.migru.core.ImportReport
+import org.migru.core.LoggedEvent
+import org.migru.core.MigruException
+import org.migru.core.Stats
+import org.migru.core.MigruCompanion as Core
+
+/**
+ * What the apps' screens need from the Rust core, kept off the UI thread and with errors turned
+ * into words a child or parent can read. Plain Kotlin (no Android types), so it is tested on the
+ * JVM against the real library; the Android apps compile this same file.
+ */
+class MigruSession private constructor(
+    private val core: Core,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+
+    /** The talk screen: stores what the child wrote, now. */
+    suspend fun say(text: String): Outcome<LoggedEvent> = call { core.logMessage(text, null) }
+
+    /** The quick symptom log: how much it hurts (0–10) and, if the child wants, where or how. */
+    suspend fun logSymptom(intensity: Int, words: String?): Outcome<LoggedEvent> = call {
+        require(intensity in 0..10) { "intensity must be 0 to 10" }
+        core.logSymptom(intensity.toUByte(), words, null)
+    }
+
+    /** The conversation so far, oldest first. */
+    suspend fun history(limit: Int = DEFAULT_HISTORY): Outcome<List<LoggedEvent>> =
+        call { core.recentEvents(limit.coerceIn(0, MAX_HISTORY).toUInt()) }
+
+    suspend fun stats(): Outcome<Stats> = call { core.stats() }
+
+    /** Imports a JSON Lines file (a backup, or data from another device) on the library's runtime. */
+    suspend fun import(path: String, onProgress: (imported: Long) -> Unit): Outcome<ImportReport> {
+        val progress = object : ImportProgress {
+            override fun onProgress(imported: ULong, skipped: ULong, duplicates: ULong) = onProgress(imported.toLong())
+        }
+        return call { core.importFileAsync(path, progress) }
+    }
+
+    suspend fun export(path: String): Outcome<Long> = call { core.exportFile(path).toLong() }
+
+    /** The settings screen's "delete everything on this phone". */
+    suspend fun deleteEverything(): Outcome<Unit> = call { core.deleteAll() }
+
+    /** Applies the retention window; the app calls it once a day. */
+    suspend fun purge(): Outcome<Long> = call { core.purgeExpired().toLong() }
+
+    /** The same database, seen as another child (the parent app follows each child). */
+    fun forChild(user: String): Outcome<MigruSession> = try {
+        Outcome.Ok(MigruSession(core.forUser(user), io))
+    } catch (e: MigruException) {
+        failed(e)
+    }
+
+    override fun close() = core.close()
+
+    private suspend fun <T> call(block: suspend () -> T): Outcome<T> = withContext(io) {
+        try {
+            Outcome.Ok(block())
+        } catch (e: MigruException) {
+            failed(e)
+        } catch (e: IllegalArgumentException) {
+            Outcome.Failed(e.message ?: "that did not work", canRetry = false)
+        }
+    }
+
+    companion object {
+        const val DEFAULT_HISTORY = 50
+        const val MAX_HISTORY = 1_000
+
+        /** Opens (or creates) the database; a file that is not Migru's is refused and left alone. */
+        suspend fun open(databasePath: String, io: CoroutineDispatcher = Dispatchers.IO): Outcome<MigruSession> =
+            withContext(io) {
+                try {
+                    Outcome.Ok(MigruSession(Core.open(databasePath), io))
+                } catch (e: MigruException) {
+                    failed(e)
+                }
+            }
+
+        /** Words for the screen; the technical reason goes to the log through the library. */
+        fun failed(e: MigruException): Outcome.Failed = when (e) {
+            is MigruException.InvalidInput -> Outcome.Failed("Hmm, that didn't work: ${e.reason}", canRetry = false)
+            is MigruException.Io -> Outcome.Failed("I couldn't read or write that file. Please try again.", canRetry = true)
+            is MigruException.NotAMigruDatabase ->
+                Outcome.Failed("Migru's notebook on this phone can't be opened. Please ask a grown-up.", canRetry = false)
+            is MigruException.Other -> Outcome.Failed("Something went wrong. Please try again.", canRetry = true)
+        }
+    }
+}
+
+/** A result a screen can show: the value, or words saying what went wrong and whether retrying may help. */
+sealed interface Outcome<out T> {
+    data class Ok<out T>(val value: T) : Outcome<T>
+    data class Failed(val message: String, val canRetry: Boolean) : Outcome<Nothing>
+}

@@ -1,0 +1,111 @@
+//! The public error: only the cases an app acts on. The one place core errors are converted
+//! and logged. Reasons never carry personal data (message text, user names, file paths).
+
+use migru_core::CompanionError;
+use migru_core::exchange::ExchangeError;
+use migru_core::store::StoreError;
+
+/// What went wrong, in a form the app can branch on. Each variant has a `reason` field because
+/// a flat error's message does not reach Kotlin.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum MigruError {
+    /// The file at the database path is not a Migru database (foreign, damaged or from a newer
+    /// app). It was left exactly as it was: offer to choose another location.
+    #[error("not a Migru database: {reason}")]
+    NotAMigruDatabase { reason: String },
+    /// An argument was refused (empty message, bad timestamp, intensity out of range, …).
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// Reading or writing a file failed (missing, no permission, disk full).
+    #[error("i/o error: {reason}")]
+    Io { reason: String },
+    /// Anything else; the details are in the log.
+    #[error("{reason}")]
+    Other { reason: String },
+}
+
+impl MigruError {
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        let error = MigruError::InvalidInput {
+            reason: reason.into(),
+        };
+        log(&error);
+        error
+    }
+}
+
+impl From<CompanionError> for MigruError {
+    fn from(error: CompanionError) -> Self {
+        let converted = match error {
+            CompanionError::Store(e) => from_store(e),
+            CompanionError::Exchange(e) => from_exchange(e),
+            CompanionError::File { source, .. } => MigruError::Io {
+                reason: format!("cannot open the file: {source}"),
+            },
+            CompanionError::InvalidInput(reason) => MigruError::InvalidInput { reason },
+        };
+        log(&converted);
+        converted
+    }
+}
+
+fn from_exchange(error: ExchangeError) -> MigruError {
+    match error {
+        ExchangeError::Read { line, source } => MigruError::Io {
+            reason: format!("reading the input failed at line {line}: {source}"),
+        },
+        ExchangeError::Write(source) => MigruError::Io {
+            reason: format!("writing the output failed: {source}"),
+        },
+        ExchangeError::Store(e) => from_store(e),
+    }
+}
+
+/// Store errors name the database path; the reasons here leave it out.
+fn from_store(error: StoreError) -> MigruError {
+    let untouched = "; it was left untouched";
+    match error {
+        StoreError::NotADatabase(_) => MigruError::NotAMigruDatabase {
+            reason: format!("the file is not a SQLite database{untouched}"),
+        },
+        StoreError::Foreign(_) => MigruError::NotAMigruDatabase {
+            reason: format!(
+                "the file is a SQLite database that does not belong to Migru{untouched}"
+            ),
+        },
+        StoreError::Corrupt(_, detail) => MigruError::NotAMigruDatabase {
+            reason: format!("the database looks damaged ({detail}){untouched}"),
+        },
+        StoreError::TooNew {
+            found, supported, ..
+        } => MigruError::NotAMigruDatabase {
+            reason: format!(
+                "written by a newer Migru (schema {found}, this app reads up to {supported}){untouched}"
+            ),
+        },
+        StoreError::Io(_, source) => MigruError::Io {
+            reason: format!("cannot read the database: {source}"),
+        },
+        StoreError::Open(_, source) => MigruError::Other {
+            reason: format!("cannot open the database: {source}"),
+        },
+        other => MigruError::Other {
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn log(error: &MigruError) {
+    tracing::warn!(%error, "migru-ffi call failed");
+}
+
+/// A failed join of blocking work means it panicked or the runtime is shutting down.
+impl From<tokio::task::JoinError> for MigruError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        let converted = MigruError::Other {
+            reason: format!("background work did not finish: {error}"),
+        };
+        log(&converted);
+        converted
+    }
+}

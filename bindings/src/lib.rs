@@ -1,0 +1,18 @@
+//! Migru's UniFFI layer: a thin adapter from `migru-core` to Kotlin and Swift.
+//!
+//! It owns what only an FFI boundary needs: the tokio runtime for async exports, logging set-up
+//! for a process the apps start, the small public error the apps act on, and flat records for
+//! results. Every behaviour lives in `migru-core`; each exported method delegates in one line.
+
+mod companion;
+mod error;
+mod logging;
+mod records;
+mod runtime;
+
+pub use companion::{ImportProgress, MigruCompanion};
+pub use error::MigruError;
+pub use logging::{LogSink, init_logging};
+pub use records::{ImportReport, LineError, LoggedEvent, Stats};
+
+uniffi::setup_scaffolding!();

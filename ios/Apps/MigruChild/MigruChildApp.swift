@@ -1,0 +1,9 @@
+import ChildAppUI
+import SwiftUI
+
+@main
+struct MigruChildApp: App {
+    var body: some Scene {
+        WindowGroup { ChildRootView() }
+    }
+}

@@ -1,0 +1,9 @@
+import ParentAppUI
+import SwiftUI
+
+@main
+struct MigruParentApp: App {
+    var body: some Scene {
+        WindowGroup { ParentRootView() }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import MigruCore
+
+/// What the apps' screens show from the on-device store, kept up to date after each action.
+/// Calls into the Rust core run off the main actor; failures become words for the screen.
+@MainActor
+public final class MigruStore: ObservableObject {
+    @Published public private(set) var history: [LoggedEvent] = []
+    @Published public private(set) var stats: Stats?
+    /// Words for an alert when something did not work; the view clears it.
+    @Published public var problem: String?
+    @Published public private(set) var ready = false
+
+    private var companion: MigruCompanion?
+    public let user: String?
+
+    /// - Parameter user: whose records to show (the parent app follows each child); nil is this
+    ///   phone's own child.
+    public init(user: String? = nil) {
+        self.user = user
+    }
+
+    /// The database in Application Support, excluded from iCloud backups: raw words stay here.
+    public nonisolated static func defaultDatabaseURL() throws -> URL {
+        var dir = try FileManager.default.url(
+            for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
+        var values = URLResourceValues()
+        values.isExcludedFromBackup = true
+        try dir.setResourceValues(values)
+        return dir.appendingPathComponent("migru.db")
+    }
+
+    /// Opens the store; a file that is not Migru's is refused by the core and left alone.
+    public func open(at url: URL? = nil) async {
+        MigruLogging.start()
+        let user = self.user
+        await run {
+            let path = try url ?? Self.defaultDatabaseURL()
+            let companion = try MigruCompanion.open(path: path.path)
+            return try user.map { try companion.forUser(user: $0) } ?? companion
+        } then: { companion in
+            self.companion = companion
+            self.ready = true
+        }
+        _ = await call { try $0.purgeExpired() }
+        await refresh()
+    }
+
+    /// The talk screen's send button.
+    public func say(_ text: String) async {
+        _ = await call { try $0.logMessage(text: text, at: nil) }
+        await refresh()
+    }
+
+    /// The quick symptom log: 0–10 and, if the child wants, where or how it hurts.
+    public func logSymptom(intensity: Int, words: String?) async {
+        guard (0...10).contains(intensity) else {
+            problem = "Pick a number from 0 to 10."
+            return
+        }
+        _ = await call { try $0.logSymptom(intensity: UInt8(intensity), text: words, at: nil) }
+        await refresh()
+    }
+
+    /// Imports a JSON Lines backup on the core's runtime, reporting records stored so far.
+    public func importBackup(from url: URL, progress: @escaping @Sendable (UInt64) -> Void) async -> ImportReport? {
+        guard let companion else { return nil }
+        let report: ImportReport? = await run {
+            try await companion.importFileAsync(path: url.path, progress: ProgressRelay(progress))
+        } then: { $0 }
+        await refresh()
+        return report
+    }
+
+    public func export(to url: URL) async -> UInt64? {
+        await call { try $0.exportFile(path: url.path) }
+    }
+
+    /// The settings screen's "delete everything on this phone".
+    public func deleteEverything() async {
+        _ = await call { try $0.deleteAll() }
+        await refresh()
+    }
+
+    public func refresh() async {
+        if let events = await call({ try $0.recentEvents(limit: 200) }) { history = events }
+        if let stats = await call({ try $0.stats() }) { self.stats = stats }
+    }
+
+    /// Runs `body` with the companion off the main actor; nil (and `problem` set) on failure.
+    private func call<T: Sendable>(_ body: @escaping @Sendable (MigruCompanion) throws -> T) async -> T? {
+        guard let companion else { return nil }
+        return await run { try body(companion) } then: { $0 }
+    }
+
+    @discardableResult
+    private func run<T: Sendable, U>(
+        _ work: @escaping @Sendable () async throws -> T,
+        then: (T) -> U
+    ) async -> U? {
+        do {
+            let value = try await Task.detached(priority: .userInitiated) { try await work() }.value
+            return then(value)
+        } catch let error as MigruError {
+            problem = Self.words(for: error)
+        } catch {
+            problem = "Something went wrong. Please try again."
+        }
+        return nil
+    }
+
+    /// Words for the screen; the technical reason is already in the log.
+    public nonisolated static func words(for error: MigruError) -> String {
+        switch error {
+        case .InvalidInput(let reason): return "Hmm, that didn't work: \(reason)"
+        case .Io: return "I couldn't read or write that file. Please try again."
+        case .NotAMigruDatabase: return "Migru's notebook on this phone can't be opened. Please ask a grown-up."
+        case .Other: return "Something went wrong. Please try again."
+        }
+    }
+}
+
+/// Forwards the core's import progress to a closure.
+private final class ProgressRelay: ImportProgress, @unchecked Sendable {
+    private let report: @Sendable (UInt64) -> Void
+    init(_ report: @escaping @Sendable (UInt64) -> Void) { self.report = report }
+    func onProgress(imported: UInt64, skipped: UInt64, duplicates: UInt64) { report(imported) }
+}

@@ -1,0 +1,64 @@
+import MigruCore
+import MigruKit
+import SwiftUI
+
+/// The parent app's overview of what this device holds, child by child. Pairing, alerts,
+/// forecasts and recommendations arrive with the sync and insight layers of the core.
+public struct ParentRootView: View {
+    @StateObject private var store = MigruStore()
+
+    public init() {}
+
+    public var body: some View {
+        NavigationStack {
+            List {
+                if let stats = store.stats, !stats.users.isEmpty {
+                    Section("Children") {
+                        ForEach(stats.users, id: \.self) { user in
+                            NavigationLink(user) { ChildDetailView(user: user) }
+                        }
+                    }
+                    Section("On this phone") {
+                        LabeledContent("Entries", value: "\(stats.events)")
+                        if let first = stats.firstTs, let last = stats.lastTs {
+                            LabeledContent("From", value: String(first.prefix(10)))
+                            LabeledContent("To", value: String(last.prefix(10)))
+                        }
+                        LabeledContent("Waiting to sync", value: "\(stats.outboxPending)")
+                    }
+                } else {
+                    Text("No entries yet. Pair with your child's phone to see how they are doing.")
+                }
+            }
+            .navigationTitle("Migru")
+            .refreshable { await store.refresh() }
+        }
+        .task { await store.open() }
+    }
+}
+
+/// One child's symptom log: when it hurt, and how much.
+struct ChildDetailView: View {
+    @StateObject private var store: MigruStore
+
+    init(user: String) {
+        _store = StateObject(wrappedValue: MigruStore(user: user))
+    }
+
+    var body: some View {
+        List(Array(store.history.filter { $0.kind == "symptom" }.reversed()), id: \.id) { event in
+            HStack {
+                Text(event.ts.prefix(16).replacingOccurrences(of: "T", with: " "))
+                Spacer()
+                Text(event.intensity.map { "\($0)/10" } ?? "–").bold()
+            }
+        }
+        .overlay {
+            if store.ready && !store.history.contains(where: { $0.kind == "symptom" }) {
+                Text("No symptoms logged.")
+            }
+        }
+        .navigationTitle(store.user ?? "")
+        .task { await store.open() }
+    }
+}
