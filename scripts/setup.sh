@@ -21,6 +21,12 @@ apt_install() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# Build outputs and downloads are cached outside the clone, so a fresh clone (CI) reuses them;
+# a cold machine simply fills the cache.
+cache_root="${MIGRU_CACHE_DIR:-$HOME/.cache/migru}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache_root/target}"
+export ORT_CACHE_DIR="${ORT_CACHE_DIR:-$cache_root/onnxruntime}"
+
 command -v cargo >/dev/null || { echo "setup: Rust is needed (https://rustup.rs), then run this again" >&2; exit 1; }
 apt_install pkg-config libdbus-1-dev
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$("$repo_root/scripts/fetch-onnxruntime.sh")}"

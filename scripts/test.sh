@@ -7,4 +7,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 export MIGRU_TEST_POSTGRES_URL="${MIGRU_TEST_POSTGRES_URL:-$(server/scripts/start-postgres.sh)}"
 cargo test --workspace --locked
-android/run-jvm-tests.sh
+cargo xtask kotlin-test

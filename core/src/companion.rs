@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Local};
 
+use crate::classify::{Classification, IntensitySource, classify};
 use crate::event::{Body, LOCAL_USER, Record};
 use crate::exchange::{self, ExchangeError, ImportReport};
 use crate::store::{Appended, EventFilter, Store, StoreError, StoreStats, StoredEvent};
@@ -24,12 +25,21 @@ pub enum CompanionError {
     InvalidInput(String),
 }
 
-/// What `log_message` stored.
+/// What `append` stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
     pub event: StoredEvent,
     /// `false` when the identical record was already stored (nothing new was written).
     pub newly_stored: bool,
+}
+
+/// What `log_message` stored: the classified record, how it was classified, and any secondary
+/// activity records (a trigger mentioned beside a symptom) stored with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedMessage {
+    pub logged: Logged,
+    pub classification: Classification,
+    pub also_stored: Vec<StoredEvent>,
 }
 
 /// One child's companion on one device. Cheap to clone; safe to share across threads.
@@ -61,17 +71,27 @@ impl Companion {
         &self.store
     }
 
-    /// Stores a message the child wrote, at `at` (default: now, in the device's time zone).
+    /// Classifies and stores a message the child wrote at `at` (default: now, in the device's
+    /// time zone). A time word ("yesterday", "this morning") dates the event accordingly. The
+    /// classifier's labels that the record format has no field for (`red_flag`,
+    /// `safety_concern`, whether an intensity was stated) are kept as extra fields.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub fn log_message(&self, text: &str, at: Option<DateTime<FixedOffset>>) -> Result<Logged, CompanionError> {
+    pub fn log_message(&self, text: &str, at: Option<DateTime<FixedOffset>>) -> Result<LoggedMessage, CompanionError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(CompanionError::InvalidInput("the message is empty".into()));
         }
-        let ts = at.unwrap_or_else(now_local);
-        let mut record = Record::new(ts, Body::Message { text: text.to_owned() });
-        record.user = self.user.clone();
-        self.append(record)
+        let written_at = at.unwrap_or_else(now_local);
+        let classification = classify(text, written_at, None);
+        let mut record = Record::new(classification.event_ts, classification.to_body(text));
+        annotate(&mut record, &classification);
+        let logged = self.append(record)?;
+        let mut also_stored = Vec::new();
+        for category in classification.also_activities() {
+            let also = Record::new(classification.event_ts, Body::Activity { category, text: None });
+            also_stored.push(self.append(also)?.event);
+        }
+        Ok(LoggedMessage { logged, classification, also_stored })
     }
 
     /// Appends any record for this companion's child.
@@ -119,6 +139,18 @@ impl Companion {
     /// Deletes everything on this device.
     pub fn delete_all(&self) -> Result<(), CompanionError> {
         Ok(self.store.delete_all()?)
+    }
+}
+
+fn annotate(record: &mut Record, classification: &Classification) {
+    if let Some(flag) = classification.red_flag {
+        record.extra.insert("red_flag".into(), flag.as_str().into());
+    }
+    if classification.safety_concern {
+        record.extra.insert("safety_concern".into(), true.into());
+    }
+    if classification.intensity_source == Some(IntensitySource::Default) {
+        record.extra.insert("intensity_stated".into(), false.into());
     }
 }
 

@@ -73,12 +73,18 @@ pub fn log(global: &Global, args: LogArgs) -> anyhow::Result<()> {
     }
     let at = args.at.as_deref().map(parse_ts).transpose().map_err(|e| anyhow::anyhow!("--at: {e}"))?;
     let logged = companion.log_message(&args.text, at)?;
+    let record = &logged.logged.event.record;
     if global.json {
-        let mut value: Value = serde_json::from_str(&encode_line(&logged.event.record))?;
-        value["newly_stored"] = Value::Bool(logged.newly_stored);
+        let mut value: Value = serde_json::from_str(&encode_line(record))?;
+        let c = &logged.classification;
+        value["red_flag"] = serde_json::to_value(c.red_flag)?;
+        value["safety_concern"] = c.safety_concern.into();
+        value["newly_stored"] = logged.logged.newly_stored.into();
+        value["classification"] = serde_json::to_value(c)?;
+        value["also_stored"] = logged.also_stored.iter().map(|e| serde_json::from_str::<Value>(&encode_line(&e.record))).collect::<Result<Vec<_>, _>>()?.into();
         print_json(&value)
     } else {
-        println!("Saved ({}). Thank you for telling me.", logged.event.record.kind());
+        println!("Saved as {}. Thank you for telling me.", record.kind());
         Ok(())
     }
 }

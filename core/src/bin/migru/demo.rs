@@ -44,7 +44,7 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     say(&format!("2. Imported the same file again: {} new, {} already stored.", second.imported, second.duplicates));
 
     let logged = companion.log_message("my head hurts a little after school", None)?;
-    say(&format!("3. Logged a message: {}", encode_line(&logged.event.record)));
+    say(&format!("3. Logged a message: {}", encode_line(&logged.logged.event.record)));
 
     let stats = companion.stats()?;
     say(&format!("4. The store holds {} events ({} bytes); {} wait in the sync outbox.", stats.events, stats.file_bytes, stats.outbox_pending));
@@ -60,7 +60,7 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             "database": db,
             "import": first,
             "reimport": second,
-            "logged": serde_json::from_str::<serde_json::Value>(&encode_line(&logged.event.record))?,
+            "logged": serde_json::from_str::<serde_json::Value>(&encode_line(&logged.logged.event.record))?,
             "stats": stats,
             "export_round_trip_identical": identical,
             "purged": purged,
