@@ -1,0 +1,101 @@
+//! One conversation turn end to end: classify → store → update patterns → insight decision.
+//!
+//! The cheap policy gates run before any statistics, so two turns in three cost only the
+//! classification, one SQLite append and one engine update.
+
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+
+use super::{Decision, InsightsError, LOOK_EVERY, MIN_CONVERSATIONS, PolicyInput, Quiet, decide, templates, urgent};
+use crate::classify::{self, Classification};
+use crate::event::{Body, Record};
+use crate::patterns::{Engine, PatternsError};
+use crate::store::{Appended, SharedInsight, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Patterns(#[from] PatternsError),
+    #[error(transparent)]
+    Insights(#[from] InsightsError),
+    #[error("the message is empty")]
+    Empty,
+}
+
+/// What one turn did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    pub classification: Classification,
+    #[serde(skip)]
+    pub appended: Option<Appended>,
+    pub decision: Decision,
+}
+
+/// Handles one message from `user` written at `now`, in language `lang` (templates).
+pub fn on_message(
+    store: &Store,
+    engine: &mut Engine,
+    user: &str,
+    text: &str,
+    now: DateTime<FixedOffset>,
+    lang: &str,
+) -> Result<Turn, PipelineError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(PipelineError::Empty);
+    }
+    let classification = classify::classify(text, now, None);
+    let mut record = Record::new(classification.event_ts, classification.to_body(text));
+    record.user = user.to_owned();
+    let appended = store.append(&record)?;
+    if let Appended::Stored { seq, id } = appended {
+        record.id = Some(id);
+        engine.observe_stored(seq, &record);
+        for category in classification.also_activities() {
+            let mut also = Record::new(classification.event_ts, Body::Activity { category, text: None });
+            also.user = user.to_owned();
+            if let Appended::Stored { seq, id } = store.append(&also)? {
+                also.id = Some(id);
+                engine.observe_stored(seq, &also);
+            }
+        }
+    }
+    let t = templates::for_lang(lang)?;
+    if let Some(decision) = urgent(classification.red_flag, classification.safety_concern, t) {
+        tracing::info!(family = ?classification.red_flag, "red flag: bypassing the insight policy");
+        return Ok(Turn { classification, appended: Some(appended), decision });
+    }
+    let conversations = engine.child(user).map_or(0, |c| c.conversations);
+    let decision = if conversations < MIN_CONVERSATIONS {
+        Decision::Quiet { reason: Quiet::TooEarly }
+    } else if conversations % LOOK_EVERY != 0 {
+        Decision::Quiet { reason: Quiet::NotThisTurn }
+    } else {
+        look(store, engine, user, now, conversations, t)?
+    };
+    Ok(Turn { classification, appended: Some(appended), decision })
+}
+
+/// The every-3rd-turn look: statistics, the policy, and the never-repeat log.
+fn look(
+    store: &Store,
+    engine: &Engine,
+    user: &str,
+    now: DateTime<FixedOffset>,
+    conversations: u64,
+    t: &templates::Templates,
+) -> Result<Decision, PipelineError> {
+    let shared = store.shared_insights(user)?;
+    let input = PolicyInput { now, conversations, shared: &shared };
+    let Some(report) = engine.report(user) else {
+        return Ok(Decision::Quiet { reason: Quiet::NothingNew });
+    };
+    let decision = decide(&report.candidates, &input, t);
+    if let Decision::Share { key, message_child, .. } = &decision {
+        let log = SharedInsight { user: user.to_owned(), key: key.clone(), shared_at: now, message: message_child.clone() };
+        store.record_shared_insight(&log)?;
+    }
+    Ok(decision)
+}

@@ -1,0 +1,239 @@
+//! One hour of one child's life, summarised minute by minute: which minutes were observed and
+//! awake, which exposures applied in each minute, and which symptom episodes began when.
+//!
+//! Minute bitmasks (`u64`, 60 bits used) make exposure exact (a trigger's 2 h window, a sleep
+//! episode and a half-hour UTC offset can all cut an hour anywhere) and cheap (`popcount`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{ActivityCategory, ReliefStrategy};
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const FULL: u64 = (1u64 << 60) - 1;
+
+/// Names of the rate-type candidates, in index order (time of day, weekday, day type, weather,
+/// then one trigger per activity category).
+pub const TIME_OF_DAY: [&str; 4] = ["morning", "afternoon", "evening", "night"];
+pub const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+pub const DAY_TYPES: [&str; 2] = ["school_day", "weekend"];
+pub const WEATHER: [&str; 4] = ["low_pressure", "pressure_drop", "high_humidity", "heat"];
+
+pub const TOD0: usize = 0;
+pub const WEEKDAY0: usize = TOD0 + 4;
+pub const DAYTYPE0: usize = WEEKDAY0 + 7;
+pub const WEATHER0: usize = DAYTYPE0 + 2;
+pub const TRIGGER0: usize = WEATHER0 + 4;
+pub const RATE_CANDIDATES: usize = TRIGGER0 + 15;
+pub const RELIEF_CANDIDATES: usize = 11;
+
+/// Thresholds (documented in ADR 0003).
+pub const LOW_PRESSURE_HPA: f64 = 1010.0;
+pub const PRESSURE_DROP_HPA: f64 = 5.0;
+pub const HIGH_HUMIDITY_PCT: f64 = 80.0;
+pub const HEAT_C: f64 = 28.0;
+
+/// The local hour's time-of-day index: morning 05–12, afternoon 12–18, evening 18–23, night 23–05.
+pub fn time_of_day(local_hour: u32) -> usize {
+    match local_hour {
+        5..=11 => 0,
+        12..=17 => 1,
+        18..=22 => 2,
+        _ => 3,
+    }
+}
+
+/// Monday = 0. The Unix epoch (day 0) was a Thursday.
+pub fn weekday(local_day: i64) -> usize {
+    (local_day + 3).rem_euclid(7) as usize
+}
+
+/// Per-minute calendar masks for the hour starting at absolute minute `start_min` (UTC) seen
+/// from a clock `offset_min` ahead of UTC.
+pub fn calendar_masks(start_min: i64, offset_min: i32) -> ([u64; 4], [u64; 7], [u64; 2]) {
+    let (mut tod, mut wd, mut dt) = ([0u64; 4], [0u64; 7], [0u64; 2]);
+    for m in 0..60 {
+        let local = start_min + m + i64::from(offset_min);
+        let day = local.div_euclid(1440);
+        let hour = (local.rem_euclid(1440) / 60) as u32;
+        let bit = 1u64 << m;
+        tod[time_of_day(hour)] |= bit;
+        let w = weekday(day);
+        wd[w] |= bit;
+        dt[usize::from(w >= 5)] |= bit;
+    }
+    (tod, wd, dt)
+}
+
+/// Bits for the absolute minutes `[from_min, to_min]` that fall inside the hour at `start_min`.
+pub fn span_mask(start_min: i64, from_min: i64, to_min: i64) -> u64 {
+    let lo = (from_min - start_min).clamp(0, 60);
+    let hi = (to_min - start_min + 1).clamp(0, 60);
+    if hi <= lo {
+        return 0;
+    }
+    let width = (hi - lo) as u32;
+    let ones = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+    (ones << lo) & FULL
+}
+
+/// Counts behind one rate-type candidate: symptom episodes and awake minutes, exposed and not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateCounts {
+    pub exposed_events: u32,
+    pub exposed_min: u64,
+    pub unexposed_events: u32,
+    pub unexposed_min: u64,
+}
+
+/// Counts behind one relief strategy: first reliefs after a symptom (episodes), how many came
+/// within 3 h, and each time to relief in minutes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReliefCounts {
+    pub episodes: u32,
+    pub quick: u32,
+    pub minutes_to_relief: Vec<u32>,
+}
+
+/// What one hour contributes to a child's aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellSummary {
+    pub hour: i64,
+    pub local_day: i64,
+    pub awake_min: u32,
+    pub onsets: u32,
+    pub rate: [RateCounts; RATE_CANDIDATES],
+    pub reliefs: Vec<(ReliefStrategy, u32)>,
+}
+
+/// The inputs of one hour, gathered by the engine from its recent-event index.
+#[derive(Debug, Clone, Default)]
+pub struct CellInputs {
+    pub hour: i64,
+    pub offset_min: i32,
+    /// Minutes inside the child's observation span.
+    pub valid: u64,
+    pub asleep: u64,
+    pub pressure_hpa: Option<f64>,
+    pub pressure_24h_ago_hpa: Option<f64>,
+    pub temp_c: Option<f64>,
+    pub humidity_pct: Option<f64>,
+    /// Per activity category, minutes within 0–2 h after an activity of that category.
+    pub trigger: [u64; 15],
+    /// Minute of each symptom episode onset.
+    pub onset_minutes: Vec<u32>,
+    pub reliefs: Vec<(ReliefStrategy, u32)>,
+}
+
+impl CellInputs {
+    /// Turns an hour's inputs into its contribution. Pure.
+    pub fn summarise(&self) -> CellSummary {
+        let start_min = self.hour * 60;
+        let (tod, wd, dt) = calendar_masks(start_min, self.offset_min);
+        let onset_bits = self.onset_minutes.iter().fold(0u64, |acc, m| acc | (1u64 << m));
+        // A child reporting a symptom is awake then, whatever the sleep log says.
+        let observed = self.valid & (!self.asleep | onset_bits) & FULL;
+        let mut rate = [RateCounts::default(); RATE_CANDIDATES];
+        let mut put = |index: usize, feature: u64, defined: bool| {
+            if defined {
+                rate[index] = counts(feature, observed, &self.onset_minutes);
+            }
+        };
+        for (i, mask) in tod.iter().enumerate() {
+            put(TOD0 + i, *mask, true);
+        }
+        for (i, mask) in wd.iter().enumerate() {
+            put(WEEKDAY0 + i, *mask, true);
+        }
+        for (i, mask) in dt.iter().enumerate() {
+            put(DAYTYPE0 + i, *mask, true);
+        }
+        let flag = |cond: bool| if cond { FULL } else { 0 };
+        if let Some(p) = self.pressure_hpa {
+            put(WEATHER0, flag(p < LOW_PRESSURE_HPA), true);
+        }
+        if let (Some(now), Some(before)) = (self.pressure_hpa, self.pressure_24h_ago_hpa) {
+            put(WEATHER0 + 1, flag(before - now >= PRESSURE_DROP_HPA), true);
+        }
+        if let Some(h) = self.humidity_pct {
+            put(WEATHER0 + 2, flag(h >= HIGH_HUMIDITY_PCT), true);
+        }
+        if let Some(t) = self.temp_c {
+            put(WEATHER0 + 3, flag(t >= HEAT_C), true);
+        }
+        for (i, mask) in self.trigger.iter().enumerate() {
+            put(TRIGGER0 + i, *mask, true);
+        }
+        let local_start = start_min + i64::from(self.offset_min);
+        CellSummary {
+            hour: self.hour,
+            local_day: local_start.div_euclid(1440),
+            awake_min: observed.count_ones(),
+            onsets: self.onset_minutes.len() as u32,
+            rate,
+            reliefs: self.reliefs.clone(),
+        }
+    }
+}
+
+fn counts(feature: u64, observed: u64, onsets: &[u32]) -> RateCounts {
+    let mut c = RateCounts {
+        exposed_min: u64::from((feature & observed).count_ones()),
+        unexposed_min: u64::from((!feature & observed & FULL).count_ones()),
+        ..RateCounts::default()
+    };
+    for m in onsets {
+        if feature & (1u64 << m) != 0 {
+            c.exposed_events += 1;
+        } else {
+            c.unexposed_events += 1;
+        }
+    }
+    c
+}
+
+/// Index of an activity category in the trigger block.
+pub fn category_index(category: ActivityCategory) -> usize {
+    ActivityCategory::ALL.iter().position(|c| *c == category).unwrap_or(ActivityCategory::ALL.len() - 1)
+}
+
+/// Index of a relief strategy in the relief block.
+pub fn strategy_index(strategy: ReliefStrategy) -> usize {
+    ReliefStrategy::ALL.iter().position(|s| *s == strategy).unwrap_or(ReliefStrategy::ALL.len() - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_of_day_boundaries() {
+        assert_eq!(time_of_day(4), 3);
+        assert_eq!(time_of_day(5), 0);
+        assert_eq!(time_of_day(11), 0);
+        assert_eq!(time_of_day(12), 1);
+        assert_eq!(time_of_day(18), 2);
+        assert_eq!(time_of_day(22), 2);
+        assert_eq!(time_of_day(23), 3);
+    }
+
+    #[test]
+    fn half_hour_offset_splits_an_hour() {
+        // 2026-11-16 is a Monday; 11:00 UTC with +05:30 is 16:30 local (afternoon throughout),
+        // 06:00 UTC with +05:30 is 11:30–12:30 local: half morning, half afternoon.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap().signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days();
+        let (tod, wd, dt) = calendar_masks((day * 24 + 6) * 60, 330);
+        assert_eq!(tod[0].count_ones(), 30);
+        assert_eq!(tod[1].count_ones(), 30);
+        assert_eq!(wd[0].count_ones(), 60);
+        assert_eq!(dt[0].count_ones(), 60);
+    }
+
+    #[test]
+    fn span_mask_clips_to_the_hour() {
+        assert_eq!(span_mask(600, 590, 605), 0b11_1111);
+        assert_eq!(span_mask(600, 500, 700), FULL);
+        assert_eq!(span_mask(600, 661, 700), 0);
+        assert_eq!(span_mask(600, 659, 700), 1u64 << 59);
+    }
+}

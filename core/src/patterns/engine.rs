@@ -1,0 +1,424 @@
+//! The incremental engine: per child, an index of recent events and the aggregates of every hour
+//! that can no longer change.
+//!
+//! An hour is *final* once the child's watermark (latest event time seen) is more than the
+//! lateness bound past its end: any event for it would now be rejected as too late. Final hours
+//! are summarised once and folded into running counts (O(1) each); the at most `lateness + 1 h`
+//! hours still open are summarised on demand when a report is asked for, so a report costs the
+//! same after a week or a year, and equals a from-scratch computation over the same events.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::cell::{
+    CellInputs, CellSummary, HOUR_MS, MINUTE_MS, RATE_CANDIDATES, RELIEF_CANDIDATES, RateCounts, ReliefCounts,
+    category_index, span_mask, strategy_index,
+};
+use crate::event::{ActivityCategory, Body, Record, ReliefStrategy, content_id};
+
+/// How late (event time behind the newest event seen) an event may arrive and still count.
+pub const DEFAULT_LATENESS_MS: i64 = 48 * HOUR_MS;
+/// A symptom within this long after an activity counts as following it.
+pub const TRIGGER_WINDOW_MS: i64 = 2 * HOUR_MS;
+/// A relief within this long after a symptom is "quick".
+pub const QUICK_RELIEF_MS: i64 = 3 * HOUR_MS;
+/// A relief is paired with the latest symptom at most this long before it.
+pub const RELIEF_LOOKBACK_MS: i64 = 6 * HOUR_MS;
+/// A symptom within this long after another belongs to the same episode.
+pub const EPISODE_GAP_MS: i64 = 3 * HOUR_MS;
+/// An environment reading describes the next this-long (forward fill).
+pub const ENV_VALID_MS: i64 = 3 * HOUR_MS;
+/// The longest sleep episode believed; longer ones are clipped (a forgotten "awake" tap).
+pub const MAX_SLEEP_MS: i64 = 16 * HOUR_MS;
+/// Events older than the oldest open hour by more than this are no longer needed.
+const CONTEXT_MS: i64 = 30 * HOUR_MS;
+/// Hourly and daily rings kept for the sliding windows.
+const HOURS_KEPT: usize = 30;
+const DAYS_KEPT: usize = 14;
+
+/// Event time and the low 64 bits of the record id: a total order with ties broken by id.
+type Key = (i64, u64);
+
+/// What the engine keeps of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Obs {
+    Conversation,
+    Symptom,
+    Relief(ReliefStrategy),
+    Activity(ActivityCategory),
+    /// Hundredths of the unit (integers survive a JSON round trip bit for bit).
+    Env { pressure_chpa: Option<i32>, temp_cc: Option<i32>, humidity_cpct: Option<i32> },
+    Sleep { end_ms: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    offset_min: i32,
+    obs: Obs,
+}
+
+/// What happened to one record offered to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Accepted,
+    /// The same record was seen already.
+    Duplicate,
+    /// Older than the lateness bound allows: counted, not used.
+    TooLate,
+    /// A kind the engine does not use (sensor samples, interventions).
+    Ignored,
+}
+
+/// Running counts over every final hour of one child.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Aggregates {
+    pub rate: Vec<RateCounts>,
+    pub relief: Vec<ReliefCounts>,
+    pub awake_min: u64,
+    pub onsets: u64,
+    /// (UTC hour index, symptom episodes, awake minutes), newest last.
+    pub hourly: VecDeque<(i64, u32, u32)>,
+    /// (local day index, symptom episodes, awake minutes), newest last.
+    pub daily: VecDeque<(i64, u32, u64)>,
+}
+
+impl Aggregates {
+    /// Zero counts for every candidate.
+    pub fn new() -> Self {
+        Aggregates {
+            rate: vec![RateCounts::default(); RATE_CANDIDATES],
+            relief: vec![ReliefCounts::default(); RELIEF_CANDIDATES],
+            ..Aggregates::default()
+        }
+    }
+
+    /// Folds one hour in: O(number of candidates).
+    pub fn absorb(&mut self, cell: &CellSummary) {
+        for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
+            total.exposed_events += add.exposed_events;
+            total.exposed_min += add.exposed_min;
+            total.unexposed_events += add.unexposed_events;
+            total.unexposed_min += add.unexposed_min;
+        }
+        for (strategy, minutes) in &cell.reliefs {
+            let r = &mut self.relief[strategy_index(*strategy)];
+            r.episodes += 1;
+            r.quick += u32::from(i64::from(*minutes) * MINUTE_MS <= QUICK_RELIEF_MS);
+            r.minutes_to_relief.push(*minutes);
+        }
+        self.awake_min += u64::from(cell.awake_min);
+        self.onsets += u64::from(cell.onsets);
+        self.hourly.push_back((cell.hour, cell.onsets, cell.awake_min));
+        while self.hourly.len() > HOURS_KEPT {
+            self.hourly.pop_front();
+        }
+        match self.daily.back_mut() {
+            Some(day) if day.0 == cell.local_day => {
+                day.1 += cell.onsets;
+                day.2 += u64::from(cell.awake_min);
+            }
+            _ => self.daily.push_back((cell.local_day, cell.onsets, u64::from(cell.awake_min))),
+        }
+        while self.daily.len() > DAYS_KEPT {
+            self.daily.pop_front();
+        }
+    }
+}
+
+/// One child's engine state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildState {
+    /// Newest event time accepted (UTC ms).
+    pub watermark_ms: i64,
+    /// Oldest event time accepted (UTC ms): the observation starts here.
+    pub first_ms: i64,
+    /// Every hour before this one (UTC hour index) is final and folded into `totals`.
+    pub open_from_hour: Option<i64>,
+    pub totals: Aggregates,
+    pub conversations: u64,
+    pub duplicates: u64,
+    pub too_late: u64,
+    #[serde(with = "as_pairs")]
+    recent: BTreeMap<Key, Entry>,
+    #[serde(with = "as_pairs")]
+    sleeps: BTreeMap<Key, i64>,
+    /// Clock offset of the earliest event (fixed once any hour is final): the fallback when
+    /// no event in the 24 h before an hour says what the child's clock was.
+    first_key: Key,
+    first_offset_min: i32,
+    final_hours_since_prune: u32,
+}
+
+/// The engine over every child in a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    pub lateness_ms: i64,
+    /// Local sequence number of the last stored event observed (the resume cursor).
+    pub last_seq: i64,
+    pub children: BTreeMap<String, ChildState>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(DEFAULT_LATENESS_MS)
+    }
+}
+
+impl Engine {
+    pub fn new(lateness_ms: i64) -> Self {
+        Engine { lateness_ms: lateness_ms.max(0), last_seq: 0, children: BTreeMap::new() }
+    }
+
+    /// Observes a stored event (`seq` is its local sequence number, the resume cursor).
+    pub fn observe_stored(&mut self, seq: i64, record: &Record) -> Observed {
+        self.last_seq = self.last_seq.max(seq);
+        self.observe(record)
+    }
+
+    /// Observes one record. O(log n) plus O(1) amortised per hour that becomes final.
+    pub fn observe(&mut self, record: &Record) -> Observed {
+        let Some((event_ms, obs)) = to_obs(record) else {
+            return Observed::Ignored;
+        };
+        let id = record.id.unwrap_or_else(|| content_id(record));
+        let key = (event_ms, low_bits(id.as_u128()));
+        let entry = Entry { offset_min: record.utc_offset_min(), obs };
+        let lateness = self.lateness_ms;
+        let child = self.children.entry(record.user.clone()).or_insert_with(|| ChildState::new(key, entry.offset_min));
+        let outcome = child.insert(key, entry, lateness);
+        if outcome == Observed::Accepted && record.body.text().is_some() {
+            child.conversations += 1;
+        }
+        outcome
+    }
+
+    pub fn child(&self, user: &str) -> Option<&ChildState> {
+        self.children.get(user)
+    }
+}
+
+impl ChildState {
+    fn new(first_key: Key, first_offset_min: i32) -> Self {
+        ChildState {
+            watermark_ms: first_key.0,
+            first_ms: first_key.0,
+            open_from_hour: None,
+            totals: Aggregates::new(),
+            conversations: 0,
+            duplicates: 0,
+            too_late: 0,
+            recent: BTreeMap::new(),
+            sleeps: BTreeMap::new(),
+            first_key,
+            first_offset_min,
+            final_hours_since_prune: 0,
+        }
+    }
+
+    fn insert(&mut self, key: Key, entry: Entry, lateness_ms: i64) -> Observed {
+        if key.0 < self.watermark_ms - lateness_ms {
+            self.too_late += 1;
+            return Observed::TooLate;
+        }
+        if self.recent.contains_key(&key) {
+            self.duplicates += 1;
+            return Observed::Duplicate;
+        }
+        if let Obs::Sleep { end_ms } = entry.obs {
+            self.sleeps.insert(key, end_ms);
+        }
+        self.recent.insert(key, entry);
+        if key < self.first_key {
+            self.first_key = key;
+            self.first_offset_min = entry.offset_min;
+        }
+        self.first_ms = self.first_key.0;
+        if key.0 > self.watermark_ms {
+            self.watermark_ms = key.0;
+            self.finalise_ready(lateness_ms);
+        }
+        Observed::Accepted
+    }
+
+    /// The first hour of the observation, or the first still open.
+    pub fn first_open_hour(&self) -> i64 {
+        self.open_from_hour.unwrap_or_else(|| self.first_ms.div_euclid(HOUR_MS))
+    }
+
+    fn finalise_ready(&mut self, lateness_ms: i64) {
+        let mut hour = self.first_open_hour();
+        while (hour + 1) * HOUR_MS + lateness_ms <= self.watermark_ms {
+            let inputs = self.inputs(hour);
+            self.totals.absorb(&inputs.summarise());
+            hour += 1;
+            self.open_from_hour = Some(hour);
+            self.final_hours_since_prune += 1;
+            if self.final_hours_since_prune >= 24 {
+                self.prune(hour * HOUR_MS - CONTEXT_MS);
+                self.final_hours_since_prune = 0;
+            }
+        }
+    }
+
+    fn prune(&mut self, cut_ms: i64) {
+        self.recent = self.recent.split_off(&(cut_ms, 0));
+        self.sleeps = self.sleeps.split_off(&(cut_ms, 0));
+    }
+
+    /// Summaries of the hours still open (they may change as late events arrive).
+    pub fn open_cells(&self) -> Vec<CellSummary> {
+        let last = self.watermark_ms.div_euclid(HOUR_MS);
+        (self.first_open_hour()..=last).map(|h| self.inputs(h).summarise()).collect()
+    }
+
+    /// Final counts plus the open hours: what a from-scratch computation would give now.
+    pub fn current(&self) -> Aggregates {
+        let mut totals = self.totals.clone();
+        for cell in self.open_cells() {
+            totals.absorb(&cell);
+        }
+        totals
+    }
+
+    /// Gathers hour `hour`'s inputs from the recent-event index.
+    fn inputs(&self, hour: i64) -> CellInputs {
+        let start = hour * HOUR_MS;
+        let end = start + HOUR_MS;
+        let start_min = hour * 60;
+        let mut cell = CellInputs { hour, offset_min: self.offset_at(end), ..CellInputs::default() };
+        cell.valid = span_mask(start_min, self.first_ms.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS));
+        for (&(sleep_start, _), &sleep_end) in self.sleeps.range((start - MAX_SLEEP_MS, 0)..(end, 0)) {
+            let sleep_end = sleep_end.min(sleep_start + MAX_SLEEP_MS);
+            if sleep_end > start {
+                let last_min = (sleep_end - 1).div_euclid(MINUTE_MS);
+                cell.asleep |= span_mask(start_min, sleep_start.div_euclid(MINUTE_MS), last_min);
+            }
+        }
+        self.env_inputs(&mut cell, end);
+        for (&(t, _), entry) in self.recent.range((start - TRIGGER_WINDOW_MS, 0)..(end, 0)) {
+            if let Obs::Activity(category) = entry.obs {
+                let from = t.div_euclid(MINUTE_MS);
+                let to = (t + TRIGGER_WINDOW_MS).div_euclid(MINUTE_MS);
+                cell.trigger[category_index(category)] |= span_mask(start_min, from, to);
+            }
+        }
+        for (&key, entry) in self.recent.range((start, 0)..(end, 0)) {
+            match entry.obs {
+                Obs::Symptom if self.is_onset(key) => {
+                    cell.onset_minutes.push(((key.0 - start) / MINUTE_MS) as u32);
+                }
+                Obs::Relief(strategy) => {
+                    if let Some(minutes) = self.minutes_to_relief(key) {
+                        cell.reliefs.push((strategy, minutes));
+                    }
+                }
+                _ => {}
+            }
+        }
+        cell
+    }
+
+    /// The child's clock offset: that of the latest event in the 24 h before `end_ms`.
+    fn offset_at(&self, end_ms: i64) -> i32 {
+        self.recent
+            .range((end_ms - 24 * HOUR_MS, 0)..(end_ms, 0))
+            .next_back()
+            .map_or(self.first_offset_min, |(_, e)| e.offset_min)
+    }
+
+    fn env_inputs(&self, cell: &mut CellInputs, end_ms: i64) {
+        let latest = |until: i64, pick: fn(&Obs) -> Option<i32>| {
+            self.recent
+                .range((until - ENV_VALID_MS, 0)..(until, 0))
+                .rev()
+                .find_map(|(_, e)| pick(&e.obs))
+                .map(|v| f64::from(v) / 100.0)
+        };
+        let pressure = |o: &Obs| match o {
+            Obs::Env { pressure_chpa, .. } => *pressure_chpa,
+            _ => None,
+        };
+        cell.pressure_hpa = latest(end_ms, pressure);
+        cell.pressure_24h_ago_hpa = latest(end_ms - 24 * HOUR_MS, pressure);
+        cell.temp_c = latest(end_ms, |o| match o {
+            Obs::Env { temp_cc, .. } => *temp_cc,
+            _ => None,
+        });
+        cell.humidity_pct = latest(end_ms, |o| match o {
+            Obs::Env { humidity_cpct, .. } => *humidity_cpct,
+            _ => None,
+        });
+    }
+
+    /// A symptom starts an episode when no symptom came in the 3 h before it.
+    fn is_onset(&self, key: Key) -> bool {
+        !self.recent.range((key.0 - EPISODE_GAP_MS, 0)..key).any(|(_, e)| e.obs == Obs::Symptom)
+    }
+
+    /// Minutes from the latest episode onset (within 6 h) to this relief, if it is the first
+    /// relief since that onset (follow-up "still hurts" messages do not restart the clock).
+    fn minutes_to_relief(&self, key: Key) -> Option<u32> {
+        let (onset, _) = self
+            .recent
+            .range((key.0 - RELIEF_LOOKBACK_MS, 0)..key)
+            .rev()
+            .find(|(k, e)| e.obs == Obs::Symptom && self.is_onset(**k))?;
+        let earlier_relief =
+            self.recent.range(*onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
+        (!earlier_relief).then(|| ((key.0 - onset.0) / MINUTE_MS) as u32)
+    }
+}
+
+/// The engine's view of a record: its event time and what it says. `None` for kinds not used.
+fn to_obs(record: &Record) -> Option<(i64, Obs)> {
+    let ts = record.ts_utc_ms();
+    let obs = match &record.body {
+        Body::Message { .. } => Obs::Conversation,
+        Body::Symptom { .. } => Obs::Symptom,
+        Body::Relief { strategy, .. } => Obs::Relief(*strategy),
+        Body::Activity { category, .. } => Obs::Activity(*category),
+        Body::Env { pressure_hpa, temp_c, humidity_pct } => Obs::Env {
+            pressure_chpa: centi(*pressure_hpa),
+            temp_cc: centi(*temp_c),
+            humidity_cpct: centi(*humidity_pct),
+        },
+        Body::Sleep { start, end } => {
+            let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
+            if e <= s {
+                return None;
+            }
+            return Some((s, Obs::Sleep { end_ms: e }));
+        }
+        _ => return None,
+    };
+    Some((ts, obs))
+}
+
+fn centi(value: Option<f64>) -> Option<i32> {
+    value.filter(|v| v.is_finite() && v.abs() < 2.0e7).map(|v| (v * 100.0).round() as i32)
+}
+
+fn low_bits(id: u128) -> u64 {
+    id as u64
+}
+
+/// Serialises a map with tuple keys as a list of `[key, value]` pairs (JSON keys must be strings).
+mod as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}

@@ -1,0 +1,309 @@
+//! From counts to candidates: effect sizes, intervals, p-values, FDR control, sliding windows.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::cell::{
+    DAY_TYPES, DAYTYPE0, HOUR_MS, RateCounts, ReliefCounts, TIME_OF_DAY, TOD0, TRIGGER0, WEATHER, WEATHER0, WEEKDAY0,
+    WEEKDAYS,
+};
+use super::engine::{Aggregates, ChildState};
+use super::stats::{self, Estimate};
+use crate::event::{ActivityCategory, ReliefStrategy};
+
+/// False discovery rate controlled across all of one child's candidates (Benjamini–Hochberg).
+pub const FDR_Q: f64 = 0.05;
+
+/// The families of candidate patterns (a contract: the `kind` key of `migru insights --all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatternKind {
+    TimeOfDay,
+    Weekday,
+    Weather,
+    Trigger,
+    Relief,
+}
+
+impl PatternKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatternKind::TimeOfDay => "time_of_day",
+            PatternKind::Weekday => "weekday",
+            PatternKind::Weather => "weather",
+            PatternKind::Trigger => "trigger",
+            PatternKind::Relief => "relief",
+        }
+    }
+}
+
+/// The counts behind a candidate. For rate patterns: symptom episodes and awake hours, exposed
+/// and not. For relief: first reliefs after a symptom with this strategy / other strategies,
+/// and how many of each came within 3 h.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Counts {
+    pub exposed_events: u32,
+    pub unexposed_events: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_hours: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexposed_hours: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_episodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexposed_episodes: Option<u32>,
+}
+
+/// One candidate pattern with everything behind its number.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Stable identity, e.g. `weather:low_pressure` (the never-repeat key).
+    pub key: String,
+    pub kind: PatternKind,
+    pub subject: String,
+    /// Rate ratio (rate patterns) or risk ratio of quick relief (relief).
+    pub effect: f64,
+    pub ci_low: f64,
+    pub ci_high: Option<f64>,
+    /// Exposed events: episodes in exposed time, or quick reliefs with this strategy.
+    pub support: u32,
+    pub counts: Counts,
+    /// Whether a test was run (enough exposure on both sides to possibly reach significance).
+    pub tested: bool,
+    pub p_value: f64,
+    /// Benjamini–Hochberg adjusted p-value across this child's tested candidates.
+    pub q_value: f64,
+    /// `1 - q_value`: how sure we are, after accounting for exposure and for many candidates.
+    pub confidence: f64,
+    pub significant: bool,
+    pub method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_minutes_to_relief: Option<f64>,
+}
+
+/// A count over a sliding window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowCount {
+    /// End of the window: RFC 3339 (UTC) for 6 h windows, the child's local date for 7 d windows.
+    pub end: String,
+    pub symptom_episodes: u32,
+    pub awake_hours: f64,
+}
+
+/// Symptom episodes in sliding windows: 6 h with a 1 h hop, 7 d with a 1 d hop, and the trend of
+/// the last 7 days against the 7 before (rate ratio per awake hour, exact interval).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Windows {
+    pub six_hour: Vec<WindowCount>,
+    pub seven_day: Vec<WindowCount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend_7d: Option<Trend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trend {
+    pub rate_ratio: f64,
+    pub ci_low: f64,
+    pub ci_high: Option<f64>,
+    pub last_7d_episodes: u32,
+    pub previous_7d_episodes: u32,
+}
+
+/// Everything the engine knows about one child.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub user: String,
+    pub observed_from: String,
+    pub observed_until: String,
+    pub awake_hours: f64,
+    pub symptom_episodes: u64,
+    pub conversations: u64,
+    pub duplicates: u64,
+    pub too_late: u64,
+    pub fdr_q: f64,
+    pub candidates: Vec<Candidate>,
+    pub windows: Windows,
+}
+
+/// Builds the report for one child from its final counts plus its open hours.
+pub fn build(user: &str, child: &ChildState) -> Report {
+    let totals = child.current();
+    let mut candidates = rate_candidates(&totals);
+    candidates.extend(relief_candidates(&totals));
+    apply_fdr(&mut candidates);
+    Report {
+        user: user.to_owned(),
+        observed_from: rfc3339(child.first_ms),
+        observed_until: rfc3339(child.watermark_ms),
+        awake_hours: totals.awake_min as f64 / 60.0,
+        symptom_episodes: totals.onsets,
+        conversations: child.conversations,
+        duplicates: child.duplicates,
+        too_late: child.too_late,
+        fdr_q: FDR_Q,
+        candidates,
+        windows: windows(&totals),
+    }
+}
+
+fn rate_names() -> Vec<(PatternKind, String)> {
+    let mut names = Vec::new();
+    names.extend(TIME_OF_DAY.iter().map(|n| (PatternKind::TimeOfDay, n.to_string())));
+    names.extend(WEEKDAYS.iter().chain(DAY_TYPES.iter()).map(|n| (PatternKind::Weekday, n.to_string())));
+    names.extend(WEATHER.iter().map(|n| (PatternKind::Weather, n.to_string())));
+    names.extend(ActivityCategory::ALL.iter().map(|c| (PatternKind::Trigger, format!("activity:{c}"))));
+    debug_assert_eq!(names.len(), TRIGGER0 + 15);
+    debug_assert_eq!((TOD0, WEEKDAY0, DAYTYPE0, WEATHER0), (0, 4, 11, 13));
+    names
+}
+
+fn rate_candidates(totals: &Aggregates) -> Vec<Candidate> {
+    rate_names().into_iter().zip(totals.rate.iter()).map(|((kind, subject), c)| rate_candidate(kind, subject, c)).collect()
+}
+
+fn rate_candidate(kind: PatternKind, subject: String, c: &RateCounts) -> Candidate {
+    let (te, tu) = (c.exposed_min as f64 / 60.0, c.unexposed_min as f64 / 60.0);
+    let (a, b) = (u64::from(c.exposed_events), u64::from(c.unexposed_events));
+    let estimate = stats::rate_ratio(a, te, b, tu);
+    // Tarone: a test whose best possible p-value (every event exposed) cannot reach the FDR
+    // level could never be a discovery; leaving it out of the family costs nothing and keeps
+    // power for the tests that could.
+    let testable = a + b > 0 && te > 0.0 && tu > 0.0 && (te / (te + tu)).powi((a + b) as i32) <= FDR_Q;
+    let counts = Counts {
+        exposed_events: c.exposed_events,
+        unexposed_events: c.unexposed_events,
+        exposed_hours: Some(round2(te)),
+        unexposed_hours: Some(round2(tu)),
+        exposed_episodes: None,
+        unexposed_episodes: None,
+    };
+    candidate(kind, subject, estimate, testable, c.exposed_events, counts, "poisson_rate_ratio_exact_conditional", None)
+}
+
+fn relief_candidates(totals: &Aggregates) -> Vec<Candidate> {
+    let all: (u32, u32) = totals.relief.iter().fold((0, 0), |acc, r| (acc.0 + r.episodes, acc.1 + r.quick));
+    ReliefStrategy::ALL.iter().zip(totals.relief.iter()).map(|(s, r)| relief_candidate(*s, r, all)).collect()
+}
+
+fn relief_candidate(strategy: ReliefStrategy, r: &ReliefCounts, all: (u32, u32)) -> Candidate {
+    let (n1, x) = (u64::from(r.episodes), u64::from(r.quick));
+    let (n2, y) = (u64::from(all.0 - r.episodes), u64::from(all.1 - r.quick));
+    let estimate = stats::risk_ratio(x, n1, y, n2);
+    let best = x + y;
+    let testable = n1 > 0 && n2 > 0 && best > 0 && {
+        let top = best.min(n1);
+        stats::fisher_upper_tail(top, n1, best - top, n2) <= FDR_Q
+    };
+    let counts = Counts {
+        exposed_events: r.quick,
+        unexposed_events: all.1 - r.quick,
+        exposed_hours: None,
+        unexposed_hours: None,
+        exposed_episodes: Some(r.episodes),
+        unexposed_episodes: Some(all.0 - r.episodes),
+    };
+    let median = stats::median(&r.minutes_to_relief);
+    let subject = format!("strategy:{strategy}");
+    candidate(PatternKind::Relief, subject, estimate, testable, r.quick, counts, "risk_ratio_katz_fisher_exact", median)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn candidate(
+    kind: PatternKind,
+    subject: String,
+    estimate: Option<Estimate>,
+    tested: bool,
+    support: u32,
+    counts: Counts,
+    method: &'static str,
+    median_minutes_to_relief: Option<f64>,
+) -> Candidate {
+    let e = estimate.unwrap_or(Estimate { effect: 1.0, ci_low: 0.0, ci_high: None, p_value: 1.0 });
+    Candidate {
+        key: format!("{}:{}", kind.as_str(), subject),
+        kind,
+        subject,
+        effect: round4(e.effect),
+        ci_low: round4(e.ci_low),
+        ci_high: e.ci_high.map(round4),
+        support,
+        counts,
+        tested,
+        p_value: e.p_value,
+        q_value: 1.0,
+        confidence: 0.0,
+        significant: false,
+        method,
+        median_minutes_to_relief,
+    }
+}
+
+/// Benjamini–Hochberg over the tested candidates; untested ones keep q = 1.
+fn apply_fdr(candidates: &mut [Candidate]) {
+    let tested: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].tested).collect();
+    let p: Vec<f64> = tested.iter().map(|&i| candidates[i].p_value).collect();
+    for (&i, q) in tested.iter().zip(stats::benjamini_hochberg(&p)) {
+        let c = &mut candidates[i];
+        c.q_value = q;
+        c.confidence = round4(1.0 - q);
+        c.significant = q <= FDR_Q && c.effect > 1.0;
+    }
+}
+
+fn windows(totals: &Aggregates) -> Windows {
+    let hourly: Vec<(i64, u32, u32)> = totals.hourly.iter().copied().collect();
+    let six_hour = (6..=hourly.len())
+        .map(|end| {
+            let slice = &hourly[end - 6..end];
+            WindowCount {
+                end: rfc3339((slice[5].0 + 1) * HOUR_MS),
+                symptom_episodes: slice.iter().map(|h| h.1).sum(),
+                awake_hours: round2(f64::from(slice.iter().map(|h| h.2).sum::<u32>()) / 60.0),
+            }
+        })
+        .collect();
+    let daily: Vec<(i64, u32, u64)> = totals.daily.iter().copied().collect();
+    let seven_day = (7..=daily.len())
+        .map(|end| {
+            let slice = &daily[end - 7..end];
+            WindowCount {
+                end: local_date(slice[6].0),
+                symptom_episodes: slice.iter().map(|d| d.1).sum(),
+                awake_hours: round2(slice.iter().map(|d| d.2).sum::<u64>() as f64 / 60.0),
+            }
+        })
+        .collect();
+    let trend_7d = (daily.len() == 14).then(|| trend(&daily[..7], &daily[7..])).flatten();
+    Windows { six_hour, seven_day, trend_7d }
+}
+
+fn trend(previous: &[(i64, u32, u64)], last: &[(i64, u32, u64)]) -> Option<Trend> {
+    let sum = |s: &[(i64, u32, u64)]| (s.iter().map(|d| d.1).sum::<u32>(), s.iter().map(|d| d.2).sum::<u64>() as f64 / 60.0);
+    let ((a, te), (b, tu)) = (sum(last), sum(previous));
+    let e = stats::rate_ratio(u64::from(a), te, u64::from(b), tu)?;
+    Some(Trend {
+        rate_ratio: round4(e.effect),
+        ci_low: round4(e.ci_low),
+        ci_high: e.ci_high.map(round4),
+        last_7d_episodes: a,
+        previous_7d_episodes: b,
+    })
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(String::new, |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn local_date(day: i64) -> String {
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(day)))
+        .map_or_else(String::new, |d| d.to_string())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}

@@ -1,0 +1,215 @@
+//! The statistics behind every pattern (see `docs/adr/0003-pattern-statistics.md`).
+//!
+//! Exact, conditional tests on counts, because a child's diary holds tens of episodes, not
+//! thousands: large-sample (Wald) intervals would be wrong exactly where it matters.
+
+use statrs::function::beta::beta_reg;
+use statrs::function::factorial::ln_factorial;
+
+/// Two-sided coverage of every interval we report.
+pub const CONFIDENCE_LEVEL: f64 = 0.95;
+
+/// An effect size with its interval and one-sided p-value (H1: the effect is above 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub effect: f64,
+    pub ci_low: f64,
+    /// `None` when the data bound it from below only (no unexposed events).
+    pub ci_high: Option<f64>,
+    pub p_value: f64,
+}
+
+/// `P(X >= k)` for `X ~ Binomial(n, p)`.
+pub fn binomial_upper_tail(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    if p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    // P(X >= k) = I_p(k, n - k + 1), the regularised incomplete beta function.
+    beta_reg(k as f64, (n - k + 1) as f64, p).clamp(0.0, 1.0)
+}
+
+/// The `q` quantile of Beta(a, b), by bisection on the regularised incomplete beta (monotone).
+fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    // 2^-40 ≈ 1e-12: far below the 4 decimals reported.
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if beta_reg(a, b, mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Clopper–Pearson (exact) interval for a binomial proportion `k / n`.
+pub fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
+    let alpha = 1.0 - CONFIDENCE_LEVEL;
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let low = if k == 0 { 0.0 } else { beta_quantile(alpha / 2.0, k as f64, (n - k + 1) as f64) };
+    let high = if k == n { 1.0 } else { beta_quantile(1.0 - alpha / 2.0, (k + 1) as f64, (n - k) as f64) };
+    (low, high)
+}
+
+/// Poisson rate ratio of `a` events in exposed time `t_exposed` against `b` events in
+/// unexposed time `t_unexposed`, by the exact conditional method: given `n = a + b`,
+/// `a ~ Binomial(n, p0)` with `p0 = t_e / (t_e + t_u)` when the rates are equal. The p-value is
+/// the exact one-sided tail; the interval maps Clopper–Pearson for `a / n` onto the ratio.
+/// `None` when either exposure is zero (nothing to compare).
+pub fn rate_ratio(a: u64, t_exposed: f64, b: u64, t_unexposed: f64) -> Option<Estimate> {
+    if t_exposed <= 0.0 || t_unexposed <= 0.0 {
+        return None;
+    }
+    let n = a + b;
+    let p0 = t_exposed / (t_exposed + t_unexposed);
+    let to_ratio = |p: f64| p / (1.0 - p) * (t_unexposed / t_exposed);
+    // Haldane's 0.5 keeps the point estimate finite when a cell is empty; the interval is exact.
+    let effect = if a == 0 || b == 0 {
+        ((a as f64 + 0.5) / t_exposed) / ((b as f64 + 0.5) / t_unexposed)
+    } else {
+        (a as f64 / t_exposed) / (b as f64 / t_unexposed)
+    };
+    let (low, high) = clopper_pearson(a, n);
+    Some(Estimate {
+        effect,
+        ci_low: to_ratio(low),
+        ci_high: if high >= 1.0 { None } else { Some(to_ratio(high)) },
+        p_value: binomial_upper_tail(a, n, p0),
+    })
+}
+
+/// Risk ratio of "success" (quick relief) with one strategy (`x` of `n1`) against the others
+/// (`y` of `n2`): Katz log interval (0.5 added to every cell when one is empty) and the exact
+/// one-sided Fisher test. `None` when either group is empty.
+pub fn risk_ratio(x: u64, n1: u64, y: u64, n2: u64) -> Option<Estimate> {
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054;
+    let corr = if x == 0 || y == 0 || x == n1 || y == n2 { 0.5 } else { 0.0 };
+    let (xf, n1f, yf, n2f) = (x as f64 + corr, n1 as f64 + 2.0 * corr, y as f64 + corr, n2 as f64 + 2.0 * corr);
+    let effect = (xf / n1f) / (yf / n2f);
+    let se = (1.0 / xf - 1.0 / n1f + 1.0 / yf - 1.0 / n2f).max(0.0).sqrt();
+    Some(Estimate {
+        effect,
+        ci_low: (effect.ln() - z * se).exp(),
+        ci_high: Some((effect.ln() + z * se).exp()),
+        p_value: fisher_upper_tail(x, n1, y, n2),
+    })
+}
+
+/// One-sided Fisher exact test: `P(X >= x)` for the hypergeometric count of successes in the
+/// first group, with both margins fixed.
+pub fn fisher_upper_tail(x: u64, n1: u64, y: u64, n2: u64) -> f64 {
+    let k = x + y;
+    let n = n1 + n2;
+    let ln_choose = |n: u64, k: u64| ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k);
+    let denom = ln_choose(n, k);
+    let top = k.min(n1);
+    let mut total = 0.0;
+    for i in x..=top {
+        if k - i > n2 {
+            continue;
+        }
+        total += (ln_choose(n1, i) + ln_choose(n2, k - i) - denom).exp();
+    }
+    total.clamp(0.0, 1.0)
+}
+
+/// Benjamini–Hochberg adjusted p-values (q-values), in the input order.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p_values[i].total_cmp(&p_values[j]).then(i.cmp(&j)));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0_f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        let adjusted = p_values[i] * m as f64 / (rank + 1) as f64;
+        running = running.min(adjusted).min(1.0);
+        q[i] = running;
+    }
+    q
+}
+
+/// The median of a small sample (sorted copy); `None` when empty.
+pub fn median(values: &[u32]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 { f64::from(sorted[mid]) } else { (f64::from(sorted[mid - 1]) + f64::from(sorted[mid])) / 2.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn binomial_tail_matches_direct_sum() {
+        // P(X >= 3), X ~ Bin(5, 0.3) = 0.16308
+        assert!(close(binomial_upper_tail(3, 5, 0.3), 0.16308, 1e-5));
+        assert_eq!(binomial_upper_tail(0, 5, 0.3), 1.0);
+        assert_eq!(binomial_upper_tail(6, 5, 0.3), 0.0);
+    }
+
+    #[test]
+    fn clopper_pearson_matches_reference() {
+        // R: binom.test(7, 20)$conf.int = 0.1539092 0.5921885
+        let (lo, hi) = clopper_pearson(7, 20);
+        assert!(close(lo, 0.1539092, 1e-6), "{lo}");
+        assert!(close(hi, 0.5921885, 1e-6), "{hi}");
+        assert_eq!(clopper_pearson(0, 10).0, 0.0);
+        assert_eq!(clopper_pearson(10, 10).1, 1.0);
+    }
+
+    #[test]
+    fn twelve_on_eleven_of_twelve_days_is_no_effect() {
+        // The brief's example: 11 of 12 headaches on low-pressure days, 11 of 12 days low.
+        let est = rate_ratio(11, 11.0, 1, 1.0).expect("both exposures positive");
+        assert!(close(est.effect, 1.0, 1e-12));
+        assert!(est.p_value > 0.5, "{}", est.p_value);
+        assert!(est.ci_low < 1.0);
+    }
+
+    #[test]
+    fn strong_rate_ratio_is_detected() {
+        let est = rate_ratio(20, 100.0, 5, 300.0).expect("positive");
+        assert!(close(est.effect, 12.0, 1e-9));
+        assert!(est.ci_low > 3.0 && est.p_value < 1e-6);
+    }
+
+    #[test]
+    fn fisher_matches_reference() {
+        // Direct: [C(10,8)C(6,1) + C(10,9)C(6,0)] / C(16,9) = 280 / 11440.
+        let p = fisher_upper_tail(8, 10, 1, 6);
+        assert!(close(p, 280.0 / 11440.0, 1e-9), "{p}");
+    }
+
+    #[test]
+    fn bh_matches_reference() {
+        // R: p.adjust(c(0.01,0.04,0.03,0.5), "BH") = 0.04 0.0533 0.0533 0.5
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);
+        let expect = [0.04, 0.053333, 0.053333, 0.5];
+        for (a, b) in q.iter().zip(expect) {
+            assert!(close(*a, b, 1e-5), "{q:?}");
+        }
+    }
+}

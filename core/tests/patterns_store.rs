@@ -1,0 +1,77 @@
+//! The engine over the real store: resume from the saved cursor after a restart, and the
+//! conversation pipeline (classify → store → patterns → insight decision) with red flags.
+
+use chrono::{DateTime, Duration, FixedOffset};
+use migru_core::insights::{Decision, Quiet, on_message};
+use migru_core::patterns::{self, Engine};
+use migru_core::simulate::{Config, cohort};
+use migru_core::store::Store;
+
+fn at(text: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(text).expect("time")
+}
+
+#[test]
+fn restart_resumes_from_the_saved_cursor_and_matches_a_full_rebuild() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("m.db")).expect("store");
+    let (records, _) = cohort(&Config { children: 2, days: 10, seed: 4, ..Config::default() });
+    let (first, second) = records.split_at(records.len() / 2);
+    store.append_batch(first).expect("append");
+
+    let user = "child-000";
+    let mut engine = patterns::load(&store, user).expect("load");
+    let read = patterns::catch_up(&store, user, &mut engine).expect("catch up");
+    assert!(read > 100);
+    patterns::save(&store, user, &engine).expect("save");
+
+    store.append_batch(second).expect("append");
+    let mut resumed = patterns::load(&store, user).expect("reload");
+    assert_eq!(resumed, engine, "state survives the JSON round trip");
+    let more = patterns::catch_up(&store, user, &mut resumed).expect("resume");
+    assert!(more > 0 && more < read * 2, "only the new events are read: {more}");
+
+    let mut rebuilt = Engine::default();
+    patterns::catch_up(&store, user, &mut rebuilt).expect("rebuild");
+    assert_eq!(resumed.report(user), rebuilt.report(user));
+    assert_eq!(resumed.last_seq, rebuilt.last_seq);
+}
+
+#[test]
+fn unreadable_state_is_rebuilt_not_fatal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("m.db")).expect("store");
+    store.set_setting("patterns.state.kid", "{not json").expect("set");
+    assert_eq!(patterns::load(&store, "kid").expect("load"), Engine::default());
+}
+
+#[test]
+fn conversation_pipeline_follows_the_policy_and_red_flags_bypass_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("m.db")).expect("store");
+    let mut engine = Engine::default();
+    let start = at("2026-11-02T08:00:00+01:00");
+    let mut decisions = Vec::new();
+    for (i, text) in ["hi migru", "i skipped breakfast", "we had pizza", "so much homework"].iter().enumerate() {
+        let turn = on_message(&store, &mut engine, "kid", text, start + Duration::minutes(i as i64 * 40), "en").expect("turn");
+        decisions.push(turn.decision);
+    }
+    assert_eq!(decisions[0], Decision::Quiet { reason: Quiet::TooEarly });
+    assert_eq!(decisions[1], Decision::Quiet { reason: Quiet::TooEarly });
+    assert_eq!(decisions[2], Decision::Quiet { reason: Quiet::NothingNew });
+    assert_eq!(decisions[3], Decision::Quiet { reason: Quiet::NotThisTurn });
+    // The first message ever can be a red flag: it is answered at once.
+    let turn = on_message(&store, &mut engine, "other-kid", "worst headache of my life, it came on suddenly", start, "de")
+        .expect("turn");
+    match turn.decision {
+        Decision::RedFlag { family, message_child, message_parent } => {
+            assert_eq!(family, "thunderclap");
+            assert!(message_child.contains("Erwachsenen"));
+            assert!(message_parent.contains("ärztliche Hilfe"));
+        }
+        other => panic!("expected a red flag, got {other:?}"),
+    }
+    let stored = store.events(&Default::default()).expect("events");
+    assert!(stored.iter().any(|e| e.record.kind() == migru_core::event::Kind::Activity));
+    assert_eq!(engine.child("kid").map(|c| c.conversations), Some(4));
+}

@@ -1,0 +1,67 @@
+//! The engine against a simulated cohort's truth (issue 3, "Validation").
+//!
+//! `cargo test -p migru-core --release --test patterns_validation -- --ignored --nocapture`
+//! prints the full 200 children × 28 days numbers; the fast version runs by default.
+
+use migru_core::simulate::evaluate::{Evaluation, Score, evaluate};
+use migru_core::simulate::{Config, cohort};
+
+fn run(children: u32, days: u32, seed: u64) -> Evaluation {
+    let (records, truth) = cohort(&Config { children, days, seed, ..Config::default() });
+    evaluate(&records, &truth)
+}
+
+fn show(name: &str, s: &Score) -> String {
+    format!(
+        "{name:>6}: flagged {:>4}, precision {:.3} ({}/{}), recall {:.3} ({}/{} eligible; {}/{} of all planted), \
+         effect-free children with any {:.3} ({}/{})\n        by kind {:?}\n        by RR {:?}",
+        s.flagged,
+        s.precision,
+        s.true_positives,
+        s.flagged,
+        s.recall,
+        s.eligible_found,
+        s.eligible_planted,
+        s.planted_found,
+        s.planted,
+        s.effect_free_share_with_any,
+        s.effect_free_with_any,
+        s.effect_free_children,
+        s.recall_by_kind,
+        s.recall_by_rr
+    )
+}
+
+fn report(e: &Evaluation) {
+    println!("cohort: {} children, {} events", e.children, e.events);
+    println!("{}", show("engine", &e.engine));
+    println!("{}", show("naive", &e.naive));
+}
+
+#[test]
+fn fast_cohort_guards_precision_and_false_alarms() {
+    let e = run(60, 28, 3);
+    report(&e);
+    // Regression guards at the levels measured (the issue's targets are checked, and reported,
+    // by the full run below; recall is not yet at target: see the issue 3 note).
+    assert!(e.engine.precision >= 0.7, "precision {}", e.engine.precision);
+    assert!(e.engine.effect_free_share_with_any <= 0.05);
+    assert!(e.engine.eligible_found > 0);
+    // The seed's rule is far worse on the same counts.
+    assert!(e.naive.precision < e.engine.precision);
+    assert!(e.naive.effect_free_share_with_any > 0.3);
+}
+
+#[test]
+#[ignore = "full cohort: run with --release --ignored --nocapture"]
+fn full_cohort_200_children_28_days() {
+    for seed in [1, 2] {
+        let e = run(200, 28, seed);
+        println!("seed {seed}");
+        report(&e);
+        // Issue targets: precision >= 0.95, recall >= 0.70, effect-free <= 5 %. Only the last is
+        // met today (measured: precision ~0.82, recall ~0.26); printed above, guarded here.
+        assert!(e.engine.precision >= 0.75, "precision {}", e.engine.precision);
+        assert!(e.engine.effect_free_share_with_any <= 0.05);
+    }
+}
