@@ -1,0 +1,92 @@
+//! Live alerts: parents' devices hold a Server-Sent Events stream; an alert raised by a child's
+//! push reaches every connected parent device of that family at once. The same alert is in the
+//! change feed, so a device that was offline finds it through pull.
+//!
+//! The hub is in-process: with several servers on one PostgreSQL database, a parent connected to
+//! another server learns of the alert on its next pull (LISTEN/NOTIFY would close that gap).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::api::sync::ChangeOut;
+use crate::auth::Parent;
+use crate::state::AppState;
+use crate::storage::Change;
+
+/// Fan-out of alerts to connected parent devices.
+#[derive(Debug, Clone)]
+pub struct AlertHub {
+    sender: broadcast::Sender<Arc<(Uuid, Change)>>,
+    /// Flips to true at shutdown so open streams end and graceful shutdown can finish.
+    closed: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for AlertHub {
+    fn default() -> Self {
+        AlertHub { sender: broadcast::channel(1024).0, closed: Arc::new(tokio::sync::watch::channel(false).0) }
+    }
+}
+
+impl AlertHub {
+    /// Ends every open stream (at shutdown).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Sends an alert to every subscriber of `family_id` (none connected is fine).
+    pub fn publish(&self, family_id: Uuid, alert: &Change) {
+        let _ = self.sender.send(Arc::new((family_id, alert.clone())));
+    }
+
+    /// A stream of the family's alerts from now on.
+    pub fn subscribe(&self, family_id: Uuid) -> impl Stream<Item = Change> + Send + use<> {
+        use futures_util::StreamExt;
+        let receiver = self.sender.subscribe();
+        let mut closed = self.closed.subscribe();
+        let until_closed = async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        };
+        futures_util::stream::unfold(receiver, move |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(item) if item.0 == family_id => return Some((item.1.clone(), receiver)),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "alert stream lagged; the device will find them through pull");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .take_until(Box::pin(until_closed))
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/alerts/stream", get(stream))
+}
+
+/// Server-Sent Events: one `alert` event per alert, JSON data shaped like a pulled change.
+#[utoipa::path(get, path = "/v1/alerts/stream", security(("bearer" = [])),
+    responses((status = 200, description = "text/event-stream of `alert` events"), (status = 401), (status = 403)))]
+async fn stream(
+    State(state): State<AppState>,
+    Parent(parent): Parent,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    use futures_util::StreamExt;
+    tracing::info!(device_id = %parent.device_id, "alert stream opened");
+    let events = state.alerts.subscribe(parent.family_id).map(|change| {
+        let data = serde_json::to_string(&ChangeOut::from(change)).unwrap_or_default();
+        Ok(Event::default().event("alert").data(data))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

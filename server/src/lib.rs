@@ -1,0 +1,16 @@
+//! Migru's server: a library so tests can drive it; `main.rs` only bootstraps.
+
+pub mod causal;
+pub mod cli;
+
+// Serving, pairing, sync and live alerts (issue 6).
+pub mod alerts;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod state;
+pub mod storage;
+
+pub use http::{app, serve};
+pub use state::{AppState, Limits};

@@ -1,0 +1,499 @@
+//! PostgreSQL storage, for deployments that outgrow one machine: stateless servers share one
+//! database; jobs are claimed with `FOR UPDATE SKIP LOCKED`.
+//!
+//! The change feed's order must match commit order, or a puller could move its cursor past a
+//! sequence number whose transaction commits later. Appends to one family's feed therefore take
+//! that family's transaction-scoped advisory lock before drawing a sequence number.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use super::migrations::{self, POSTGRES};
+use super::sqlite::feedback_ack_body;
+use super::*;
+
+/// Advisory lock key held while migrating ("MGRU" + 1).
+const MIGRATION_LOCK: i64 = 0x4D47_5255_0001;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("pool_size", &self.pool.status().max_size).finish()
+    }
+}
+
+fn pool_error(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Pool(e.to_string())
+}
+
+impl PostgresStore {
+    /// Connects a pool of up to 16 connections to `url` and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)?;
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(pool_error)?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS migru_schema (version BIGINT NOT NULL)").await?;
+        let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM migru_schema", &[]).await?.get(0);
+        let known = migrations::latest(POSTGRES);
+        if found > known {
+            return Err(StorageError::SchemaTooNew { found, known });
+        }
+        for (index, sql) in POSTGRES.iter().enumerate().skip(found as usize) {
+            tx.batch_execute(sql).await?;
+            tx.execute("INSERT INTO migru_schema (version) VALUES ($1)", &[&(index as i64 + 1)]).await?;
+            tracing::info!(version = index + 1, "postgres schema migrated");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Empties every table (tests only: each test run starts from a clean database).
+    pub async fn truncate_all_for_tests(&self) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .batch_execute(
+                "TRUNCATE families, devices, pairing_codes, records, changes, feedback, jobs RESTART IDENTITY CASCADE",
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+async fn lock_family_feed(client: &impl GenericClient, family: &str) -> Result<()> {
+    client.execute("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)", &[&family]).await?;
+    Ok(())
+}
+
+async fn insert_change(
+    client: &impl GenericClient,
+    family: &str,
+    kind: ChangeKind,
+    item_id: &str,
+    body: &str,
+    now_ms: i64,
+) -> Result<Change> {
+    let row = client
+        .query_one(
+            "INSERT INTO changes (family_id, kind, item_id, body, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            &[&family, &kind.as_str(), &item_id, &body, &now_ms],
+        )
+        .await?;
+    Ok(Change { seq: row.get(0), kind, item_id: item_id.to_owned(), body: parse_body(body)?, created_at_ms: now_ms })
+}
+
+fn row_to_change(row: &tokio_postgres::Row) -> Result<Change> {
+    Ok(Change {
+        seq: row.get(0),
+        kind: ChangeKind::parse(row.get(1))?,
+        item_id: row.get(2),
+        body: parse_body(row.get(3))?,
+        created_at_ms: row.get(4),
+    })
+}
+
+async fn insert_device(client: &impl GenericClient, family: &str, device: &NewDevice, now_ms: i64) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO devices (id, family_id, name, role, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&device.id.to_string(), &family, &device.name, &device.role.as_str(), &&device.token_hash[..], &now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Classifies the records the INSERT skipped: same hash → duplicate, else conflict.
+async fn classify_skipped(
+    client: &impl GenericClient,
+    family: &str,
+    records: &[IncomingRecord],
+    inserted: &std::collections::HashSet<String>,
+) -> Result<Vec<PushOutcome>> {
+    let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+    let skipped: Vec<&String> = ids.iter().filter(|id| !inserted.contains(*id)).collect();
+    let mut stored = std::collections::HashMap::new();
+    if !skipped.is_empty() {
+        let rows = client
+            .query("SELECT id, content_hash FROM records WHERE family_id = $1 AND id = ANY($2)", &[&family, &skipped])
+            .await?;
+        for row in rows {
+            stored.insert(row.get::<_, String>(0), row.get::<_, Vec<u8>>(1));
+        }
+    }
+    let mut first_seen = std::collections::HashSet::new();
+    let mut outcomes = Vec::with_capacity(records.len());
+    for (record, id) in records.iter().zip(&ids) {
+        let outcome = if inserted.contains(id) && first_seen.insert(id.clone()) {
+            PushOutcome::Accepted
+        } else {
+            // A repeat within this batch compares against the copy just inserted.
+            let hash = match stored.get(id) {
+                Some(hash) => hash.as_slice(),
+                None => records.iter().find(|r| &r.id.to_string() == id).map(|r| &r.content_hash[..]).unwrap_or(&[]),
+            };
+            if hash == &record.content_hash[..] { PushOutcome::Duplicate } else { PushOutcome::Conflict }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+#[async_trait::async_trait]
+impl Storage for PostgresStore {
+    async fn ping(&self) -> Result<()> {
+        self.client().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn create_family(&self, family_id: Uuid, name: &str, first_parent: &NewDevice, now_ms: i64) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let family = family_id.to_string();
+        tx.execute("INSERT INTO families (id, name, created_at_ms) VALUES ($1, $2, $3)", &[&family, &name, &now_ms]).await?;
+        insert_device(&tx, &family, first_parent, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn family_settings(&self, family_id: Uuid) -> Result<FamilySettings> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT share_text FROM families WHERE id = $1", &[&family_id.to_string()])
+            .await?;
+        Ok(FamilySettings { share_text: row.is_some_and(|row| row.get(0)) })
+    }
+
+    async fn set_family_settings(&self, family_id: Uuid, settings: FamilySettings) -> Result<()> {
+        self.client()
+            .await?
+            .execute("UPDATE families SET share_text = $2 WHERE id = $1", &[&family_id.to_string(), &settings.share_text])
+            .await?;
+        Ok(())
+    }
+
+    async fn create_pairing_code(
+        &self,
+        family_id: Uuid,
+        code_hash: [u8; 32],
+        role: Role,
+        created_by: Uuid,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO pairing_codes (code_hash, family_id, role, created_by, expires_at_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[&&code_hash[..], &family_id.to_string(), &role.as_str(), &created_by.to_string(), &expires_at_ms],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_pairing_code(&self, code_hash: [u8; 32], device: &NewDevice, now_ms: i64) -> Result<Option<Uuid>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                "UPDATE pairing_codes SET used_at_ms = $2
+                 WHERE code_hash = $1 AND used_at_ms IS NULL AND expires_at_ms > $2
+                 RETURNING family_id, role",
+                &[&&code_hash[..], &now_ms],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let family: String = row.get(0);
+        let role = Role::parse(row.get(1))?;
+        insert_device(&tx, &family, &NewDevice { role, ..device.clone() }, now_ms).await?;
+        tx.commit().await?;
+        Ok(Some(parse_uuid(&family)?))
+    }
+
+    async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT id, family_id, role FROM devices WHERE token_hash = $1 AND revoked_at_ms IS NULL")
+            .await?;
+        let row = client.query_opt(&stmt, &[&&token_hash[..]]).await?;
+        row.map(|row| {
+            Ok(DeviceAuth {
+                device_id: parse_uuid(row.get(0))?,
+                family_id: parse_uuid(row.get(1))?,
+                role: Role::parse(row.get(2))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_devices(&self, family_id: Uuid) -> Result<Vec<DeviceInfo>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, name, role, created_at_ms, revoked_at_ms FROM devices WHERE family_id = $1 ORDER BY created_at_ms, id",
+                &[&family_id.to_string()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeviceInfo {
+                    id: parse_uuid(row.get(0))?,
+                    name: row.get(1),
+                    role: Role::parse(row.get(2))?,
+                    created_at_ms: row.get(3),
+                    revoked_at_ms: row.get(4),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_device(&self, family_id: Uuid, device_id: Uuid, now_ms: i64) -> Result<bool> {
+        let client = self.client().await?;
+        let (device, family) = (device_id.to_string(), family_id.to_string());
+        let found = client.query_opt("SELECT 1 FROM devices WHERE id = $1 AND family_id = $2", &[&device, &family]).await?;
+        client
+            .execute(
+                "UPDATE devices SET revoked_at_ms = $3 WHERE id = $1 AND family_id = $2 AND revoked_at_ms IS NULL",
+                &[&device, &family, &now_ms],
+            )
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn push_records(
+        &self,
+        family_id: Uuid,
+        device_id: Uuid,
+        records: &[IncomingRecord],
+        now_ms: i64,
+    ) -> Result<PushResult> {
+        let family = family_id.to_string();
+        let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+        let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+        let ts: Vec<i64> = records.iter().map(|r| r.ts_ms).collect();
+        let hashes: Vec<&[u8]> = records.iter().map(|r| &r.content_hash[..]).collect();
+        let lines: Vec<&str> = records.iter().map(|r| r.line.as_str()).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO records (family_id, id, device_id, kind, ts_ms, content_hash, line, received_at_ms)
+                 SELECT $1, r.id, $2, r.kind, r.ts_ms, r.h, r.line, $3
+                 FROM unnest($4::text[], $5::text[], $6::int8[], $7::bytea[], $8::text[]) AS r(id, kind, ts_ms, h, line)
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .await?;
+        let inserted: std::collections::HashSet<String> = tx
+            .query(&stmt, &[&family, &device_id.to_string(), &now_ms, &ids, &kinds, &ts, &hashes, &lines])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let outcomes = classify_skipped(&tx, &family, records, &inserted).await?;
+        let mut alerts = Vec::new();
+        for (record, outcome) in records.iter().zip(&outcomes) {
+            if let (PushOutcome::Accepted, Some(alert)) = (outcome, &record.alert) {
+                if alerts.is_empty() {
+                    lock_family_feed(&tx, &family).await?;
+                }
+                alerts.push(insert_change(&tx, &family, ChangeKind::Alert, &record.id.to_string(), alert, now_ms).await?);
+            }
+        }
+        tx.commit().await?;
+        Ok(PushResult { outcomes, alerts })
+    }
+
+    async fn records(&self, family_id: Uuid, after_ts_ms: i64, limit: u32) -> Result<Vec<StoredRecord>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, device_id, kind, ts_ms, line FROM records WHERE family_id = $1 AND ts_ms > $2
+                 ORDER BY ts_ms, id LIMIT $3",
+                &[&family_id.to_string(), &after_ts_ms, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRecord {
+                    id: parse_uuid(row.get(0))?,
+                    device_id: parse_uuid(row.get(1))?,
+                    kind: row.get(2),
+                    ts_ms: row.get(3),
+                    line: row.get(4),
+                })
+            })
+            .collect()
+    }
+
+    async fn count_records(&self, family_id: Uuid) -> Result<u64> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT COUNT(*) FROM records WHERE family_id = $1", &[&family_id.to_string()])
+            .await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn append_change(
+        &self,
+        family_id: Uuid,
+        kind: ChangeKind,
+        item_id: &str,
+        body: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Change> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let family = family_id.to_string();
+        lock_family_feed(&tx, &family).await?;
+        let change = insert_change(&tx, &family, kind, item_id, &body.to_string(), now_ms).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    async fn pull_changes(&self, family_id: Uuid, after_seq: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT seq, kind, item_id, body, created_at_ms FROM changes WHERE family_id = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3",
+                &[&family_id.to_string(), &after_seq, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter().map(row_to_change).collect()
+    }
+
+    async fn record_feedback(&self, family_id: Uuid, feedback: Feedback, now_ms: i64) -> Result<FeedbackResult> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let family = family_id.to_string();
+        let rec = feedback.recommendation_id.to_string();
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM changes WHERE family_id = $1 AND kind = 'recommendation' AND item_id = $2 LIMIT 1",
+                &[&family, &rec],
+            )
+            .await?;
+        if known.is_none() {
+            return Ok(FeedbackResult::UnknownRecommendation);
+        }
+        // The feed lock also serialises feedback on this family, so the compare-and-set is safe.
+        lock_family_feed(&tx, &family).await?;
+        let stored = tx
+            .query_opt(
+                "SELECT device_id, value, device_ts_ms FROM feedback WHERE family_id = $1 AND recommendation_id = $2",
+                &[&family, &rec],
+            )
+            .await?;
+        let stored = match stored {
+            Some(row) => Some(Feedback {
+                recommendation_id: feedback.recommendation_id,
+                device_id: parse_uuid(row.get(0))?,
+                value: row.get::<_, i16>(1) as i8,
+                device_ts_ms: row.get(2),
+            }),
+            None => None,
+        };
+        if let Some(old) = stored.filter(|old| !feedback.wins_over(old)) {
+            return Ok(FeedbackResult::Recorded { applied: false, current: old, ack: None });
+        }
+        tx.execute(
+            "INSERT INTO feedback (family_id, recommendation_id, device_id, value, device_ts_ms, received_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (family_id, recommendation_id) DO UPDATE SET device_id = excluded.device_id,
+               value = excluded.value, device_ts_ms = excluded.device_ts_ms, received_at_ms = excluded.received_at_ms",
+            &[&family, &rec, &feedback.device_id.to_string(), &i16::from(feedback.value), &feedback.device_ts_ms, &now_ms],
+        )
+        .await?;
+        let ack = insert_change(&tx, &family, ChangeKind::FeedbackAck, &rec, &feedback_ack_body(&feedback), now_ms).await?;
+        tx.commit().await?;
+        Ok(FeedbackResult::Recorded { applied: true, current: feedback, ack: Some(ack) })
+    }
+
+    async fn enqueue_job(&self, kind: &str, family_id: Option<Uuid>, payload: &str, run_after_ms: i64) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO jobs (kind, family_id, payload, run_after_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&kind, &family_id.map(|f| f.to_string()), &payload, &run_after_ms],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn claim_job(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "UPDATE jobs SET state = 'running', locked_by = $1, locked_until_ms = $2 + $3, attempts = attempts + 1
+                 WHERE id = (SELECT id FROM jobs
+                             WHERE (state = 'queued' AND run_after_ms <= $2)
+                                OR (state = 'running' AND locked_until_ms < $2)
+                             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, kind, family_id, payload, attempts",
+                &[&worker, &now_ms, &lease_ms],
+            )
+            .await?;
+        row.map(|row| {
+            Ok(Job {
+                id: row.get(0),
+                kind: row.get(1),
+                family_id: row.get::<_, Option<&str>>(2).map(parse_uuid).transpose()?,
+                payload: row.get(3),
+                attempts: row.get(4),
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish_job(&self, job_id: i64, outcome: std::result::Result<(), String>, now_ms: i64) -> Result<()> {
+        let client = self.client().await?;
+        match outcome {
+            Ok(()) => {
+                client
+                    .execute(
+                        "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1",
+                        &[&job_id, &now_ms],
+                    )
+                    .await?
+            }
+            Err(reason) => {
+                client
+                    .execute(
+                        "UPDATE jobs SET last_error = $2::text, locked_by = NULL, locked_until_ms = NULL,
+                           state = CASE WHEN attempts >= $4::int THEN 'failed' ELSE 'queued' END,
+                           finished_at_ms = CASE WHEN attempts >= $4::int THEN $3::bigint ELSE NULL END,
+                           run_after_ms = $3::bigint + 1000 * (1::bigint << LEAST(attempts, 10))
+                         WHERE id = $1",
+                        &[&job_id, &reason, &now_ms, &MAX_JOB_ATTEMPTS],
+                    )
+                    .await?
+            }
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! Shared test helpers: the two storage backends, a server on loopback, devices and records.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use migru_server::storage::{self, Storage};
+use migru_server::{AppState, Limits};
+
+/// A fresh SQLite database in a temporary directory (kept alive by the returned guard).
+pub async fn sqlite() -> (Arc<dyn Storage>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("server.db").display());
+    (storage::open(&url).await.expect("open sqlite"), dir)
+}
+
+/// The PostgreSQL URL for tests. Unset fails loudly unless `MIGRU_SKIP_POSTGRES=1`, so CI cannot
+/// skip the PostgreSQL suite by accident. `None` means "skip".
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("MIGRU_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("MIGRU_SKIP_POSTGRES").as_deref() == Ok("1") => None,
+        _ => panic!(
+            "MIGRU_TEST_POSTGRES_URL is not set: run `export MIGRU_TEST_POSTGRES_URL=$(server/scripts/start-postgres.sh)` \
+             or set MIGRU_SKIP_POSTGRES=1 to skip the PostgreSQL suite deliberately"
+        ),
+    }
+}
+
+/// A fresh PostgreSQL schema of its own (tests run in parallel on one database).
+pub async fn postgres() -> Option<(Arc<dyn Storage>, String)> {
+    let url = postgres_url()?;
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect postgres");
+    tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    Some((storage::open(&scoped).await.expect("open postgres"), scoped))
+}
+
+/// Limits generous enough that tests hit only the limit they mean to.
+pub fn test_limits() -> Limits {
+    Limits { device_rate_per_s: 10_000.0, device_burst: 10_000.0, anonymous_per_min: 10_000.0, ..Limits::default() }
+}
+
+/// A server on an ephemeral loopback port; dropping the handle's sender shuts it down.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    pub async fn start(state: AppState) -> Server {
+        Self::start_on(state, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    pub async fn start_on(state: AppState, addr: SocketAddr) -> Server {
+        let listener = bind_retrying(addr).await;
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(migru_server::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Server { addr, state, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server io");
+        }
+    }
+
+    /// Hard stop: aborts the task, dropping connections mid-request (a crash).
+    pub async fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+async fn bind_retrying(addr: SocketAddr) -> tokio::net::TcpListener {
+    for _ in 0..100 {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    panic!("cannot bind {addr}");
+}
+
+/// A record line in the contract's object form with a fresh id.
+pub fn symptom(intensity: u8, ts: &str) -> serde_json::Value {
+    serde_json::json!({ "id": uuid::Uuid::now_v7(), "ts": ts, "kind": "symptom", "intensity": intensity })
+}
+
+/// An RFC 3339 time `minutes` before now.
+pub fn minutes_ago(minutes: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

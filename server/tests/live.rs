@@ -1,0 +1,156 @@
+//! Against a real listener on loopback: live alerts, graceful shutdown, TLS-free HTTP/1.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use migru_server::AppState;
+use serde_json::{Value, json};
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(base: String) -> Client {
+        Client { http: reqwest::Client::new(), base }
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.http.post(format!("{}{path}", self.base)).header("migru-protocol", "1").json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    async fn enrol(&self, parent: Option<&str>, role: &str) -> String {
+        let reply = match parent {
+            None => self.post("/v1/families", None, json!({"name": "F", "device_name": "p"})).await,
+            Some(parent) => {
+                let code = self.post("/v1/pairing-codes", Some(parent), json!({"role": role})).await;
+                self.post("/v1/pair", None, json!({"code": code["code"], "device_name": role})).await
+            }
+        };
+        reply["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens the SSE stream and returns a receiver of `alert` event data.
+    async fn alerts(&self, token: &str) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+        let response = self
+            .http
+            .get(format!("{}/v1/alerts/stream", self.base))
+            .header("migru-protocol", "1")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stream = response.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let event: String = buffer.drain(..end + 2).collect();
+                    if event.contains("event: alert") {
+                        let data = event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+                        let _ = tx.send(serde_json::from_str(data).unwrap());
+                    }
+                }
+            }
+        });
+        rx
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_flag_reaches_every_parent_device_of_the_family_within_a_second() {
+    let (store, _dir) = common::sqlite().await;
+    let server = common::Server::start(AppState::new(store, common::test_limits())).await;
+    let client = Client::new(server.url());
+    let mum = client.enrol(None, "parent").await;
+    let dad = client.enrol(Some(&mum), "parent").await;
+    let child = client.enrol(Some(&mum), "child").await;
+    let stranger = client.enrol(None, "parent").await;
+    let mut streams = Vec::new();
+    for token in [&mum, &dad] {
+        streams.push(client.alerts(token).await);
+    }
+    let mut stranger_stream = client.alerts(&stranger).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    let pushed = client
+        .post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(9, &common::minutes_ago(1))]}))
+        .await;
+    assert_eq!(pushed["accepted"].as_array().unwrap().len(), 1);
+    for stream in &mut streams {
+        let alert = tokio::time::timeout(Duration::from_secs(1), stream.recv()).await.expect("alert within 1 s").unwrap();
+        assert_eq!(alert["kind"], "alert");
+        assert_eq!(alert["body"]["type"], "red_flag_symptom");
+    }
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    eprintln!("alert push-to-both-parents latency: {latency:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stranger_stream.recv()).await.is_err(),
+        "another family's parent hears nothing"
+    );
+    // A parent that was offline finds the alert through pull.
+    let pulled: Value = client
+        .http
+        .get(format!("{}/v1/sync/pull", client.base))
+        .header("migru-protocol", "1")
+        .bearer_auth(&dad)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pulled["changes"][0]["kind"], "alert");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_requests_and_closes_streams() {
+    let (store, _dir) = common::sqlite().await;
+    let server = common::Server::start(AppState::new(store, common::test_limits())).await;
+    let client = Client::new(server.url());
+    let parent = client.enrol(None, "parent").await;
+    let _stream = client.alerts(&parent).await; // must not hold shutdown open
+    let ts = common::minutes_ago(1);
+    let body = json!({"records": (0..100).map(|_| common::symptom(2, &ts)).collect::<Vec<_>>()}).to_string();
+    let (first, second) = body.split_at(body.len() / 2);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u8>, std::io::Error>>();
+    tx.send(Ok(first.as_bytes().to_vec())).unwrap();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let push = {
+        let request = client
+            .http
+            .post(format!("{}/v1/sync/push", client.base))
+            .header("migru-protocol", "1")
+            .header("content-type", "application/json")
+            .bearer_auth(&parent)
+            .body(reqwest::Body::wrap_stream(stream));
+        tokio::spawn(request.send())
+    };
+    // The request is half sent when shutdown begins; the rest arrives afterwards.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "shutdown waits for the in-flight request");
+    tx.send(Ok(second.as_bytes().to_vec())).unwrap();
+    drop(tx);
+    let response = push.await.unwrap().expect("in-flight push answered");
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["accepted"].as_array().unwrap().len(), 100);
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown finishes").unwrap();
+}

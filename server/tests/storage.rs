@@ -1,0 +1,236 @@
+//! One suite, two backends: every check runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use migru_server::auth::sha256;
+use migru_server::storage::*;
+use uuid::Uuid;
+
+const NOW: i64 = 1_790_000_000_000;
+
+fn device(role: Role) -> NewDevice {
+    let id = Uuid::now_v7();
+    NewDevice { id, name: format!("{role:?}"), role, token_hash: sha256(id.as_bytes()) }
+}
+
+async fn family(store: &dyn Storage) -> (Uuid, NewDevice) {
+    let family_id = Uuid::now_v7();
+    let parent = device(Role::Parent);
+    store.create_family(family_id, "Family", &parent, NOW).await.unwrap();
+    (family_id, parent)
+}
+
+fn record(id: Uuid, content: &str, alert: bool) -> IncomingRecord {
+    let line = format!(r#"{{"id":"{id}","kind":"intervention","name":"{content}"}}"#);
+    IncomingRecord {
+        id,
+        kind: "intervention".into(),
+        ts_ms: NOW,
+        content_hash: sha256(line.as_bytes()),
+        line,
+        alert: alert.then(|| r#"{"type":"red_flag_symptom"}"#.to_owned()),
+    }
+}
+
+async fn families_devices_and_revocation(store: Arc<dyn Storage>) {
+    let (family_id, parent) = family(&*store).await;
+    let auth = store.authenticate(parent.token_hash).await.unwrap().unwrap();
+    assert_eq!(auth, DeviceAuth { device_id: parent.id, family_id, role: Role::Parent });
+    let (other_family, other_parent) = family(&*store).await;
+    assert!(!store.revoke_device(family_id, other_parent.id, NOW).await.unwrap(), "cross-family revoke");
+    assert!(store.authenticate(other_parent.token_hash).await.unwrap().is_some());
+    assert!(store.revoke_device(family_id, parent.id, NOW + 1).await.unwrap());
+    assert_eq!(store.authenticate(parent.token_hash).await.unwrap(), None);
+    let devices = store.list_devices(family_id).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].revoked_at_ms, Some(NOW + 1));
+    assert_eq!(store.list_devices(other_family).await.unwrap().len(), 1);
+    assert_eq!(store.authenticate([7; 32]).await.unwrap(), None);
+}
+
+async fn pairing_codes_are_single_use_and_expire(store: Arc<dyn Storage>) {
+    let (family_id, parent) = family(&*store).await;
+    store.create_pairing_code(family_id, [1; 32], Role::Child, parent.id, NOW + 600_000).await.unwrap();
+    store.create_pairing_code(family_id, [2; 32], Role::Parent, parent.id, NOW + 600_000).await.unwrap();
+    let child = device(Role::Parent); // the code's role wins
+    assert_eq!(store.redeem_pairing_code([1; 32], &child, NOW).await.unwrap(), Some(family_id));
+    assert_eq!(store.authenticate(child.token_hash).await.unwrap().unwrap().role, Role::Child);
+    assert_eq!(store.redeem_pairing_code([1; 32], &device(Role::Child), NOW).await.unwrap(), None, "reused");
+    assert_eq!(store.redeem_pairing_code([2; 32], &device(Role::Child), NOW + 600_000).await.unwrap(), None, "expired");
+    assert_eq!(store.redeem_pairing_code([3; 32], &device(Role::Child), NOW).await.unwrap(), None, "unknown");
+}
+
+async fn push_is_idempotent_per_family(store: Arc<dyn Storage>) {
+    let (family_id, parent) = family(&*store).await;
+    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    let batch: Vec<_> = ids.iter().map(|id| record(*id, "breathing", false)).collect();
+    let first = store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
+    assert_eq!(first.outcomes, vec![PushOutcome::Accepted; 3]);
+    let again = store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
+    assert_eq!(again.outcomes, vec![PushOutcome::Duplicate; 3]);
+    let changed = [record(ids[0], "walk", false), record(ids[1], "breathing", false)];
+    let mixed = store.push_records(family_id, parent.id, &changed, NOW).await.unwrap();
+    assert_eq!(mixed.outcomes, vec![PushOutcome::Conflict, PushOutcome::Duplicate]);
+    let stored = store.records(family_id, 0, 10).await.unwrap();
+    assert!(stored.iter().all(|r| r.line.contains("breathing")), "original kept");
+    // Repeats inside one batch: first accepted, same content duplicate, other content refused.
+    let fresh = Uuid::now_v7();
+    let inner = [record(fresh, "a", false), record(fresh, "a", false), record(fresh, "b", false)];
+    let result = store.push_records(family_id, parent.id, &inner, NOW).await.unwrap();
+    assert_eq!(result.outcomes, vec![PushOutcome::Accepted, PushOutcome::Duplicate, PushOutcome::Conflict]);
+    assert_eq!(store.count_records(family_id).await.unwrap(), 4);
+    // Another family may hold the same id: ids are per family, so nothing leaks across.
+    let (other, other_parent) = family(&*store).await;
+    let theirs = store.push_records(other, other_parent.id, &[record(ids[0], "walk", false)], NOW).await.unwrap();
+    assert_eq!(theirs.outcomes, vec![PushOutcome::Accepted]);
+    assert_eq!(store.count_records(other).await.unwrap(), 1);
+}
+
+async fn alerts_are_published_once(store: Arc<dyn Storage>) {
+    let (family_id, parent) = family(&*store).await;
+    let batch = [record(Uuid::now_v7(), "x", true), record(Uuid::now_v7(), "y", false)];
+    let first = store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
+    assert_eq!(first.alerts.len(), 1);
+    assert_eq!(first.alerts[0].kind, ChangeKind::Alert);
+    let again = store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
+    assert!(again.alerts.is_empty(), "a replayed push raises no second alert");
+    let feed = store.pull_changes(family_id, 0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+}
+
+async fn change_feed_pages_in_order_per_family(store: Arc<dyn Storage>) {
+    let (family_id, _) = family(&*store).await;
+    let (other, _) = family(&*store).await;
+    for i in 0..7 {
+        let body = serde_json::json!({ "n": i });
+        store.append_change(family_id, ChangeKind::Recommendation, &format!("r{i}"), &body, NOW).await.unwrap();
+        store.append_change(other, ChangeKind::AnalysisResult, &format!("o{i}"), &body, NOW).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.pull_changes(family_id, cursor, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().unwrap().seq;
+        seen.extend(page.into_iter().map(|c| c.item_id));
+    }
+    assert_eq!(seen, (0..7).map(|i| format!("r{i}")).collect::<Vec<_>>());
+}
+
+async fn feedback_is_last_writer_wins(store: Arc<dyn Storage>) {
+    let (family_id, _) = family(&*store).await;
+    let rec = Uuid::now_v7();
+    let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let fb = |device_id, value, device_ts_ms| Feedback { recommendation_id: rec, device_id, value, device_ts_ms };
+    assert_eq!(store.record_feedback(family_id, fb(a, 1, 10), NOW).await.unwrap(), FeedbackResult::UnknownRecommendation);
+    store.append_change(family_id, ChangeKind::Recommendation, &rec.to_string(), &serde_json::json!({}), NOW).await.unwrap();
+    let applied = |r: FeedbackResult| match r {
+        FeedbackResult::Recorded { applied, current, .. } => (applied, current.value, current.device_id),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(applied(store.record_feedback(family_id, fb(a, 1, 10), NOW).await.unwrap()), (true, 1, a));
+    assert_eq!(applied(store.record_feedback(family_id, fb(b, -1, 9), NOW).await.unwrap()), (false, 1, a), "older loses");
+    assert_eq!(applied(store.record_feedback(family_id, fb(b, -1, 10), NOW).await.unwrap()), (true, -1, b), "tie: larger id");
+    assert_eq!(applied(store.record_feedback(family_id, fb(a, 1, 10), NOW).await.unwrap()), (false, -1, b), "tie: smaller id");
+    let (other, _) = family(&*store).await;
+    assert_eq!(store.record_feedback(other, fb(a, 1, 11), NOW).await.unwrap(), FeedbackResult::UnknownRecommendation);
+    let acks = store.pull_changes(family_id, 0, 10).await.unwrap();
+    assert_eq!(acks.iter().filter(|c| c.kind == ChangeKind::FeedbackAck).count(), 2);
+}
+
+async fn jobs_are_claimed_once(store: Arc<dyn Storage>) {
+    let mut enqueued = HashSet::new();
+    for i in 0..20 {
+        enqueued.insert(store.enqueue_job("analysis", None, &format!("{{\"n\":{i}}}"), NOW).await.unwrap());
+    }
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(job) = store.claim_job(&format!("w{w}"), NOW, 60_000).await.unwrap() {
+                    mine.push(job.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 20, "each job claimed exactly once");
+    assert_eq!(claimed.iter().copied().collect::<HashSet<_>>(), enqueued);
+    // A failed job returns to the queue after a backoff; an expired lease is reclaimed.
+    let first = *claimed.iter().min().unwrap();
+    store.finish_job(first, Err("boom".into()), NOW).await.unwrap();
+    assert_eq!(store.claim_job("w", NOW, 60_000).await.unwrap(), None, "backoff not over, leases held");
+    let retried = store.claim_job("w", NOW + 2_001, 60_000).await.unwrap().unwrap();
+    assert_eq!((retried.id, retried.attempts), (first, 2));
+    store.finish_job(retried.id, Ok(()), NOW + 2_002).await.unwrap();
+    let expired = store.claim_job("w", NOW + 61_000, 60_000).await.unwrap().unwrap();
+    assert_ne!(expired.id, first);
+}
+
+macro_rules! both_backends {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (store, _dir) = crate::common::sqlite().await;
+                    super::$check(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some((store, _)) = crate::common::postgres().await else { return };
+                    super::$check(store).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    families_devices_and_revocation,
+    pairing_codes_are_single_use_and_expire,
+    push_is_idempotent_per_family,
+    alerts_are_published_once,
+    change_feed_pages_in_order_per_family,
+    feedback_is_last_writer_wins,
+    jobs_are_claimed_once,
+);
+
+#[tokio::test]
+async fn reopening_a_migrated_sqlite_file_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("s.db").display());
+    let store = open(&url).await.unwrap();
+    let (family_id, _) = family(&*store).await;
+    drop(store);
+    let store = open(&url).await.unwrap();
+    assert_eq!(store.list_devices(family_id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reconnecting_to_a_migrated_postgres_keeps_data() {
+    let Some((store, url)) = common::postgres().await else { return };
+    let (family_id, _) = family(&*store).await;
+    let again = open(&url).await.unwrap();
+    assert_eq!(again.list_devices(family_id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_without_the_password() {
+    let err = open("mysql://u:secret@h/db").await.unwrap_err().to_string();
+    assert!(err.contains("unsupported") && !err.contains("secret"), "{err}");
+}
