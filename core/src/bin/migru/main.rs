@@ -18,6 +18,7 @@ mod model;
 mod output;
 mod patterns;
 mod simulate;
+mod sync;
 
 /// Options every subcommand shares.
 #[derive(Debug, clap::Args)]
@@ -73,6 +74,8 @@ enum Command {
     Insights(insights::InsightsArgs),
     /// Simulate a cohort of children with planted effects (records and truth).
     Simulate(simulate::SimulateArgs),
+    /// Push this device's outbox to the family server and pull its changes.
+    Sync(sync::SyncArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Patterns(args) => patterns::run(global, args),
         Command::Insights(args) => insights::run(global, args),
         Command::Simulate(args) => simulate::run(global, args),
+        Command::Sync(args) => sync::run(global, args),
     };
     output::finish(result)
 }

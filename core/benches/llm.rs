@@ -1,0 +1,104 @@
+//! Language-model performance on the demo model (one intra-op thread):
+//! - `decode_32_tokens/engine`: the engine's greedy generation of 32 tokens (prefill included);
+//! - `decode_32_tokens/raw_ort`: the peer in the same run, a minimal hand-written loop over the
+//!   same ONNX Runtime session calls (no tokenizer, streaming, stop strings or checks) — the
+//!   ratio engine / raw_ort is the engine's own overhead;
+//! - `guardrail/check`: one full guardrail check of a typical reply.
+//!
+//! Needs the ONNX Runtime library (`ORT_DYLIB_PATH` or `.cache/onnxruntime/`); the decode group is
+//! skipped without it. The comparison with onnxruntime-genai is `core/validation/llm/compare_genai.py`.
+
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use migru_core::llm::demo::{DemoSpec, write_demo_model};
+use migru_core::llm::engine::{GenerateOptions, LanguageModel, ModelOptions};
+use migru_core::llm::guardrail::{Audience, Guardrail};
+use migru_core::llm::CancelToken;
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, Tensor};
+
+const NEW_TOKENS: usize = 32;
+
+fn library() -> Option<PathBuf> {
+    let cached = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/onnxruntime/libonnxruntime.so.1.31.1");
+    std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).filter(|p| p.is_file()).or_else(|| cached.is_file().then_some(cached))
+}
+
+/// Greedy decoding with nothing but session runs and an argmax.
+fn raw_greedy(session: &mut Session, prompt: &[i64], layers: usize, heads: usize, head_size: usize) -> Vec<i64> {
+    let mut past: Vec<DynValue> =
+        (0..2 * layers).map(|_| Tensor::<f32>::from_array(([1usize, heads, 0, head_size], Vec::<f32>::new())).unwrap().into_dyn()).collect();
+    let mut all = prompt.to_vec();
+    let mut step = prompt.to_vec();
+    let mut out = Vec::new();
+    for _ in 0..NEW_TOKENS {
+        let (s, t) = (step.len(), all.len());
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = vec![
+            ("input_ids".into(), Tensor::<i64>::from_array(([1, s], step.clone())).unwrap().into()),
+            ("attention_mask".into(), Tensor::<i64>::from_array(([1, t], vec![1i64; t])).unwrap().into()),
+            ("position_ids".into(), Tensor::<i64>::from_array(([1, s], ((t - s) as i64..t as i64).collect::<Vec<_>>())).unwrap().into()),
+        ];
+        for (i, v) in past.drain(..).enumerate() {
+            let kind = if i < layers { "key" } else { "value" };
+            inputs.push((format!("past_key_values.{}.{kind}", i % layers).into(), v.into()));
+        }
+        let mut outputs = session.run(inputs).unwrap();
+        let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().unwrap();
+        let vocab = shape[2] as usize;
+        let last = &logits[logits.len() - vocab..];
+        let next = (0..vocab).fold(0, |best, i| if last[i] > last[best] { i } else { best }) as i64;
+        for kind in ["key", "value"] {
+            for l in 0..layers {
+                past.push(outputs.remove(format!("present.{l}.{kind}")).unwrap());
+            }
+        }
+        out.push(next);
+        all.push(next);
+        step = vec![next];
+    }
+    out
+}
+
+fn decode(c: &mut Criterion) {
+    let Some(lib) = library() else {
+        eprintln!("llm bench: no ONNX Runtime library; decode group skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DemoSpec::default();
+    write_demo_model(dir.path(), &spec).unwrap();
+    let options = ModelOptions { runtime_library: Some(lib), intra_threads: Some(1), chat_template: None };
+    let mut lm = LanguageModel::load(dir.path(), &options).unwrap();
+    let prompt = lm.render(&[migru_core::llm::ChatMessage::new(migru_core::llm::Role::User, "Hi Migru, my head hurts after school.")]);
+    let ids = lm.encode(&prompt).unwrap();
+    // Generate exactly NEW_TOKENS: no EOS stop, so both loops do the same work.
+    let gen = GenerateOptions { max_new_tokens: NEW_TOKENS, ..GenerateOptions::default() };
+    let runtime = migru_core::llm::runtime::Runtime::init(None).unwrap();
+    let mut session = Session::builder(runtime.environment()).unwrap().with_intra_threads(1).unwrap().commit_from_file(dir.path().join("model.onnx")).unwrap();
+    let prompt_i64: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+    let (layers, heads, head_size) = (spec.layers, spec.heads, spec.hidden / spec.heads);
+    let engine_tokens = lm.generate_ids(&ids, &gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap().tokens;
+    let raw_tokens = raw_greedy(&mut session, &prompt_i64, layers, heads, head_size);
+    assert_eq!(engine_tokens.len(), NEW_TOKENS, "the prompt must not reach EOS early, or the loops differ");
+    assert_eq!(engine_tokens.iter().map(|&t| i64::from(t)).collect::<Vec<_>>(), raw_tokens, "same greedy tokens");
+
+    let mut group = c.benchmark_group("decode_32_tokens");
+    group.bench_function("engine", |b| {
+        b.iter(|| black_box(lm.generate_ids(&ids, &gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap()))
+    });
+    group.bench_function("raw_ort", |b| b.iter(|| black_box(raw_greedy(&mut session, &prompt_i64, layers, heads, head_size))));
+    group.finish();
+}
+
+fn guardrail(c: &mut Criterion) {
+    let g = Guardrail::default();
+    let text = "I'm sorry your head hurts. Let's rest in a quiet room and drink some water. Tell a grown-up how you feel, okay?";
+    c.bench_function("guardrail/check", |b| b.iter(|| black_box(g.check(black_box(text), Audience::Child, "en"))));
+}
+
+criterion_group!(benches, decode, guardrail);
+criterion_main!(benches);
