@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+export MIGRU_REQUIRE_ORT=1  # the model tests fail, not skip, without the runtime
 export MIGRU_TEST_POSTGRES_URL="${MIGRU_TEST_POSTGRES_URL:-$(server/scripts/start-postgres.sh)}"
 cargo test --workspace --locked
 cargo xtask kotlin-test

@@ -76,19 +76,19 @@ fn decode(c: &mut Criterion) {
     let prompt = lm.render(&[migru_core::llm::ChatMessage::new(migru_core::llm::Role::User, "Hi Migru, my head hurts after school.")]);
     let ids = lm.encode(&prompt).unwrap();
     // Generate exactly NEW_TOKENS: no EOS stop, so both loops do the same work.
-    let gen = GenerateOptions { max_new_tokens: NEW_TOKENS, ..GenerateOptions::default() };
+    let options_gen = GenerateOptions { max_new_tokens: NEW_TOKENS, ..GenerateOptions::default() };
     let runtime = migru_core::llm::runtime::Runtime::init(None).unwrap();
     let mut session = Session::builder(runtime.environment()).unwrap().with_intra_threads(1).unwrap().commit_from_file(dir.path().join("model.onnx")).unwrap();
     let prompt_i64: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
     let (layers, heads, head_size) = (spec.layers, spec.heads, spec.hidden / spec.heads);
-    let engine_tokens = lm.generate_ids(&ids, &gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap().tokens;
+    let engine_tokens = lm.generate_ids(&ids, &options_gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap().tokens;
     let raw_tokens = raw_greedy(&mut session, &prompt_i64, layers, heads, head_size);
     assert_eq!(engine_tokens.len(), NEW_TOKENS, "the prompt must not reach EOS early, or the loops differ");
     assert_eq!(engine_tokens.iter().map(|&t| i64::from(t)).collect::<Vec<_>>(), raw_tokens, "same greedy tokens");
 
     let mut group = c.benchmark_group("decode_32_tokens");
     group.bench_function("engine", |b| {
-        b.iter(|| black_box(lm.generate_ids(&ids, &gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap()))
+        b.iter(|| black_box(lm.generate_ids(&ids, &options_gen, &CancelToken::new(), &mut |_| {}, Instant::now()).unwrap()))
     });
     group.bench_function("raw_ort", |b| b.iter(|| black_box(raw_greedy(&mut session, &prompt_i64, layers, heads, head_size))));
     group.finish();
