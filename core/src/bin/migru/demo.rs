@@ -52,8 +52,25 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let identical = export_round_trip(&companion, &workdir)?;
     say(&format!("5. Export → import into a new database → export: identical = {identical}."));
 
+    let patterns = demo_patterns(&companion)?;
+    say(&format!(
+        "6. Pattern engine: {} symptom episodes, {} candidate patterns tested, {} significant after FDR control:",
+        patterns["symptom_episodes"], patterns["tested"], patterns["significant"].as_array().map_or(0, Vec::len)
+    ));
+    for p in patterns["significant"].as_array().into_iter().flatten() {
+        let high = p["ci_high"].as_f64().map_or_else(|| "∞".to_owned(), |h| format!("{h:.1}"));
+        say(&format!(
+            "     {} {}: rate ratio {:.1} (95% CI {:.1} to {high}), {} episodes",
+            p["kind"].as_str().unwrap_or(""),
+            p["subject"].as_str().unwrap_or(""),
+            p["effect"].as_f64().unwrap_or(0.0),
+            p["ci_low"].as_f64().unwrap_or(0.0),
+            p["support"]
+        ));
+    }
+
     let purged = companion.purge_expired()?;
-    say(&format!("6. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
+    say(&format!("7. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
 
     if global.json {
         print_json(&json!({
@@ -63,11 +80,28 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             "logged": serde_json::from_str::<serde_json::Value>(&encode_line(&logged.logged.event.record))?,
             "stats": stats,
             "export_round_trip_identical": identical,
+            "patterns": patterns,
             "purged": purged,
         }))?;
     }
     anyhow::ensure!(identical, "export round trip differed");
     Ok(())
+}
+
+/// The incremental pattern engine over everything just stored: what is significant, and the
+/// counts behind it.
+fn demo_patterns(companion: &Companion) -> anyhow::Result<serde_json::Value> {
+    let engine = crate::patterns::up_to_date(companion.store(), companion.user())?;
+    let Some(report) = engine.report(companion.user()) else {
+        return Ok(json!({ "symptom_episodes": 0, "tested": 0, "significant": [] }));
+    };
+    let significant: Vec<_> = report.candidates.iter().filter(|c| c.significant).collect();
+    Ok(json!({
+        "symptom_episodes": report.symptom_episodes,
+        "tested": report.candidates.iter().filter(|c| c.tested).count(),
+        "fdr_q": report.fdr_q,
+        "significant": significant,
+    }))
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
