@@ -5,14 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use migru_core::sample::SampleRng;
+use migru_core::sample::SplitMix64;
 use migru_core::store::Store;
 
 #[test]
 fn committed_events_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.db");
-    let mut rng = SampleRng::new(2026);
+    let mut rng = SplitMix64::new(2026);
     let mut reported = Vec::new();
     for _round in 0..50 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_append-loop"))
