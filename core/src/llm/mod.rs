@@ -23,6 +23,8 @@ pub mod templates;
 #[cfg(feature = "llm")]
 pub mod adapter;
 #[cfg(feature = "llm")]
+pub mod assistant;
+#[cfg(feature = "llm")]
 pub mod demo;
 #[cfg(feature = "llm")]
 pub mod engine;

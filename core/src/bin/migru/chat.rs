@@ -75,6 +75,7 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
                 return;
             }
             match event {
+                ReplyEvent::Token { .. } => return,
                 ReplyEvent::Text(t) => print!("{t}"),
                 ReplyEvent::Replace(t) => print!("\r\x1b[2KMigru: {t}"),
             }

@@ -1,0 +1,157 @@
+//! The companion's replies and recommendations on a real SQLite file: similar past words come
+//! from the store's FTS5 index (then BM25), the template path works without a model, the safety
+//! response always wins, and with the demo model (ONNX Runtime needed) tokens stream and cancel.
+
+#![cfg(feature = "llm")]
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, FixedOffset};
+use migru_core::Companion;
+use migru_core::companion::now_local;
+use migru_core::llm::assistant::NO_MODEL_NOTICE;
+use migru_core::llm::demo::{DemoSpec, write_demo_model};
+use migru_core::llm::engine::ModelOptions;
+use migru_core::llm::prompt::{ChildProfile, ForecastSummary, Level, ParentRecommendationInput, PatternSummary};
+use migru_core::llm::responder::{ReplyEvent, ReplySource};
+use migru_core::llm::CancelToken;
+
+fn profile() -> ChildProfile {
+    ChildProfile { name: Some("Lea".into()), age_years: Some(9), language: "en".into() }
+}
+
+fn days_ago(days: i64) -> DateTime<FixedOffset> {
+    now_local() - Duration::days(days)
+}
+
+fn open() -> (tempfile::TempDir, Companion) {
+    let dir = tempfile::tempdir().unwrap();
+    let companion = Companion::open(dir.path().join("migru.db")).unwrap();
+    (dir, companion)
+}
+
+fn shown_text(events: &[ReplyEvent]) -> String {
+    events.iter().fold(String::new(), |acc, e| match e {
+        ReplyEvent::Token { .. } => acc,
+        ReplyEvent::Text(t) => acc + t,
+        ReplyEvent::Replace(t) => t.clone(),
+    })
+}
+
+#[test]
+fn replies_recall_the_childs_similar_words_from_the_store() {
+    let (_dir, companion) = open();
+    for (days, text) in [
+        (9, "my head hurts after football practice in the sun"),
+        (8, "we had pizza for dinner"),
+        (7, "football was fun today"),
+        (6, "my head hurts after football practice in the sun"),
+        (5, "I slept badly and felt tired at school"),
+    ] {
+        companion.log_message(text, Some(days_ago(days))).unwrap();
+    }
+    let sibling = companion.for_user("sibling").unwrap();
+    sibling.log_message("my head hurts after football and swimming", Some(days_ago(2))).unwrap();
+    // The app stores the message before asking for the reply: it is not recalled as its own past.
+    let message = "my head hurts after football again";
+    companion.log_message(message, None).unwrap();
+
+    let mut events = Vec::new();
+    let done = companion.reply_to_child(message, &profile(), &CancelToken::new(), &mut |e| events.push(e.clone())).unwrap();
+    assert_eq!(done.reply.source, ReplySource::Template);
+    assert_eq!(done.notice.as_deref(), Some(NO_MODEL_NOTICE));
+    assert_eq!(shown_text(&events), done.reply.text);
+    assert_eq!(done.recalled.len(), 2, "{:?}", done.recalled);
+    assert!(done.recalled[0].ends_with("my head hurts after football practice in the sun"), "{:?}", done.recalled);
+    assert!(done.recalled[1].ends_with("football was fun today"), "{:?}", done.recalled);
+    assert!(done.recalled.iter().all(|r| !r.contains("swimming")), "another child's words stay theirs");
+    assert!(done.recalled.iter().all(|r| !r.contains("again")), "the message itself is not recalled");
+
+    // FTS5 syntax in the child's words is only words.
+    let odd = companion.reply_to_child("\"football\" NEAR(head* -sun) OR \"", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
+    assert!(!odd.recalled.is_empty());
+    let none = companion.reply_to_child("violin lesson", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
+    assert!(none.recalled.is_empty());
+}
+
+#[test]
+fn the_safety_response_wins_and_empty_messages_are_refused() {
+    let (_dir, companion) = open();
+    let done = companion.reply_to_child("I want to die", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
+    assert_eq!(done.reply.source, ReplySource::Safety);
+    assert_eq!(done.notice, None);
+    assert!(companion.reply_to_child("   ", &profile(), &CancelToken::new(), &mut |_| {}).is_err());
+}
+
+#[test]
+fn parent_recommendations_recall_earlier_days_like_the_last_two() {
+    let (_dir, companion) = open();
+    companion.log_message("headache after the long school trip by bus", Some(days_ago(20))).unwrap();
+    companion.log_message("we baked a cake", Some(days_ago(15))).unwrap();
+    companion.log_message("headache after the school trip", Some(days_ago(1))).unwrap();
+    let input = ParentRecommendationInput {
+        profile: profile(),
+        chronotype: None,
+        patterns: vec![PatternSummary { description: "headaches follow long bus rides".into(), confidence: 0.8 }],
+        forecast: ForecastSummary { stress: Level::Moderate, migraine_risk: Level::High, note: None },
+        causal: None,
+        similar_episodes: vec![],
+    };
+    let mut events = Vec::new();
+    let done = companion.parent_recommendation(&input, &CancelToken::new(), &mut |e| events.push(e.clone())).unwrap();
+    assert_eq!(done.reply.source, ReplySource::Template);
+    assert_eq!(shown_text(&events), done.reply.text);
+    assert_eq!(done.recalled.len(), 1, "{:?}", done.recalled);
+    assert!(done.recalled[0].ends_with("headache after the long school trip by bus"), "days before the last two only: {:?}", done.recalled);
+}
+
+fn runtime_library() -> Option<PathBuf> {
+    let found = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).filter(|p| p.is_file());
+    if found.is_none() {
+        assert!(std::env::var("MIGRU_REQUIRE_ORT").is_err(), "MIGRU_REQUIRE_ORT is set but ORT_DYLIB_PATH names no library");
+        eprintln!("skipping: no ONNX Runtime library (ORT_DYLIB_PATH)");
+    }
+    found
+}
+
+#[test]
+fn with_the_demo_model_tokens_stream_and_cancel_stops_them() {
+    let Some(library) = runtime_library() else { return };
+    let (dir, companion) = open();
+    let model = dir.path().join("model");
+    write_demo_model(&model, &DemoSpec::default()).unwrap();
+    let options = ModelOptions { runtime_library: Some(library), intra_threads: Some(1), chat_template: None };
+    assert!(companion.load_model(&dir.path().join("missing"), &options).is_err());
+    assert!(!companion.has_model().unwrap(), "a failed load leaves the templates");
+    companion.load_model(&model, &options).unwrap();
+    assert!(companion.has_model().unwrap());
+
+    let mut events = Vec::new();
+    let done = companion.reply_to_child("I played football today", &profile(), &CancelToken::new(), &mut |e| events.push(e.clone())).unwrap();
+    let generation = done.reply.generation.as_ref().expect("the model ran");
+    let tokens: Vec<usize> = events.iter().filter_map(|e| if let ReplyEvent::Token { generated } = e { Some(*generated) } else { None }).collect();
+    assert_eq!(tokens, (1..=generation.tokens.len()).collect::<Vec<_>>(), "one event per token");
+    assert_eq!(shown_text(&events), done.reply.text);
+    assert_eq!(done.notice, None);
+
+    let cancel = CancelToken::new();
+    let mut seen = 0;
+    let stopped = companion
+        .reply_to_child("I played football today", &profile(), &cancel, &mut |e| {
+            if let ReplyEvent::Token { generated } = e {
+                seen = *generated;
+                if *generated == 3 {
+                    cancel.cancel();
+                }
+            }
+        })
+        .unwrap();
+    assert!(stopped.cancelled);
+    let n = stopped.reply.generation.as_ref().unwrap().tokens.len();
+    assert!((3..=4).contains(&n), "stopped right after the cancel: {n} tokens");
+    assert_eq!(seen, n);
+
+    companion.unload_model().unwrap();
+    let after = companion.reply_to_child("I played football today", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
+    assert_eq!((after.reply.source, after.notice.is_some()), (ReplySource::Template, true));
+}
