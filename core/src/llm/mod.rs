@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod guardrail;
+pub mod memory;
 pub mod onnx_proto;
 pub mod prompt;
 pub mod retrieval;
