@@ -138,7 +138,7 @@ pub fn recall(
     let Some(fts) = fts5_query(query) else { return Ok(Vec::new()) };
     let mut hits = store.search_text(user, &fts, FTS_CANDIDATES)?;
     hits.retain(|h| keep(h));
-    hits.sort_by(|a, b| b.seq.cmp(&a.seq));
+    hits.sort_by_key(|h| std::cmp::Reverse(h.seq));
     let mut seen = HashSet::new();
     hits.retain(|h| seen.insert(tokens(&h.text)));
     let episodes: Vec<Episode> = hits.iter().map(|h| Episode { id: h.seq, text: h.text.clone() }).collect();
