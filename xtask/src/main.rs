@@ -4,7 +4,8 @@
 //!   Kotlin and Swift bindings into `<target>/bindings/{kotlin,swift}` (build outputs).
 //! - `kotlin-test [--offline]`: `bindings`, then the JVM test suite in `android/core-jvm` (Maven),
 //!   loading the library just built through JNA. With `ORT_DYLIB_PATH` set, it also writes the
-//!   demo model (`migru model demo`) for the tests that generate across the FFI.
+//!   demo model (`migru model demo`) for the tests that generate across the FFI. It also builds
+//!   `migru-server`, which the sync tests start on loopback.
 //! - `android [--release]`: jniLibs for the Android app with `cargo ndk` (needs the NDK).
 //! - `apple`: the `MigruCoreFFI.xcframework` and the Swift sources for `ios/Package.swift`
 //!   (needs macOS with Xcode).
@@ -159,7 +160,16 @@ impl Workspace {
         if let Some(model) = self.demo_model()? {
             mvn.arg(format!("-Dmigru.demo.model={}", model.display()));
         }
+        mvn.arg(format!("-Dmigru.server.bin={}", self.server_binary()?.display()));
         run(&mut mvn)
+    }
+
+    /// The real `migru-server` (debug build) the sync tests start on loopback.
+    fn server_binary(&self) -> Result<PathBuf> {
+        self.cargo(&["build", "-p", "migru-server", "--bin", "migru-server"])?;
+        let binary = self.target.join("debug").join(format!("migru-server{}", env::consts::EXE_SUFFIX));
+        ensure!(binary.is_file(), "the build did not produce {}", binary.display());
+        Ok(binary)
     }
 
     /// With ONNX Runtime available (`ORT_DYLIB_PATH`), the demo model (`migru model demo`) for
