@@ -155,3 +155,39 @@ fn with_the_demo_model_tokens_stream_and_cancel_stops_them() {
     let after = companion.reply_to_child("I played football today", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
     assert_eq!((after.reply.source, after.notice.is_some()), (ReplySource::Template, true));
 }
+
+/// `migru --db FILE chat`: each line is stored like the app stores it, and later lines recall the
+/// earlier ones from the store (templates here: no model given).
+#[cfg(feature = "cli")]
+#[test]
+fn the_terminal_chat_stores_messages_and_recalls_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_migru"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "chat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "my head hurts after football practice").unwrap();
+        writeln!(stdin, "we baked a cake").unwrap();
+        writeln!(stdin, "my head hurts again after football").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let turns: Vec<serde_json::Value> =
+        serde_json::Deserializer::from_slice(&out.stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(turns.len(), 3);
+    assert!(turns.iter().all(|t| t["source"] == "template"));
+    let recalled = turns[2]["recalled"].as_array().unwrap();
+    assert_eq!(recalled.len(), 1, "{recalled:?}");
+    assert!(recalled[0].as_str().unwrap().ends_with("my head hurts after football practice"));
+    let stored = Companion::open(&db).unwrap().stats().unwrap();
+    assert!(stored.events >= 3, "every line was stored: {stored:?}");
+}
