@@ -165,7 +165,18 @@ impl MigruCompanion {
     /// the app). Blocks for as long as loading takes; a failure leaves templates in place.
     pub fn load_model(&self, dir: String, runtime_library: Option<String>) -> Result<(), MigruError> {
         let options = ModelOptions { runtime_library: runtime_library.map(PathBuf::from), ..ModelOptions::default() };
-        Ok(self.inner.load_model(std::path::Path::new(&dir), &options)?)
+        let outcome = self.inner.load_model(std::path::Path::new(&dir), &options)?;
+        tracing::info!(?outcome, "model loaded");
+        Ok(())
+    }
+
+    /// Makes the child's adapter `version` (already received into the store) the active one and
+    /// switches the loaded model to it without reloading. `false`: the file failed verification
+    /// (size, SHA-256 or parameters) and is now marked refused; the base model answers.
+    pub fn activate_adapter(&self, version: i64) -> Result<bool, MigruError> {
+        let outcome = self.inner.activate_adapter(version)?;
+        tracing::info!(?outcome, "adapter activation");
+        Ok(!matches!(outcome, migru_core::llm::assistant::AdapterOutcome::Refused { .. }))
     }
 
     /// Back to template replies; frees the model's memory.
@@ -236,7 +247,9 @@ impl MigruCompanion {
         runtime()
             .spawn_blocking(move || {
                 let options = ModelOptions { runtime_library: runtime_library.map(PathBuf::from), ..ModelOptions::default() };
-                Ok(inner.load_model(std::path::Path::new(&dir), &options)?)
+                let outcome = inner.load_model(std::path::Path::new(&dir), &options)?;
+                tracing::info!(?outcome, "model loaded");
+                Ok(())
             })
             .await?
     }

@@ -164,9 +164,25 @@ impl Companion {
 /// Migru's words: replies to the child and recommendations for the parents (`llm::assistant`).
 #[cfg(feature = "llm")]
 impl Companion {
-    /// Loads a model folder (onnxruntime-genai layout) for every later reply on this device.
-    pub fn load_model(&self, dir: &Path, options: &crate::llm::engine::ModelOptions) -> Result<(), CompanionError> {
-        Ok(self.assistant.load_model(dir, options)?)
+    /// Loads a model folder (onnxruntime-genai layout) for every later reply on this device, with
+    /// the store's active adapter (the child's personalisation) when there is one.
+    pub fn load_model(
+        &self,
+        dir: &Path,
+        options: &crate::llm::engine::ModelOptions,
+    ) -> Result<crate::llm::assistant::AdapterOutcome, CompanionError> {
+        self.assistant.load_model(dir, options)?;
+        let active = self.store.active_adapter()?;
+        Ok(self.assistant.apply_adapter(&self.store, active.as_ref())?)
+    }
+
+    /// Makes adapter `version` (already received into the store) the active one, and switches the
+    /// loaded model to it without reloading. A refused adapter is an error from the store; one that
+    /// fails verification now is marked refused and reported in the outcome.
+    pub fn activate_adapter(&self, version: i64) -> Result<crate::llm::assistant::AdapterOutcome, CompanionError> {
+        self.store.activate_adapter(version)?;
+        let active = self.store.active_adapter()?;
+        Ok(self.assistant.apply_adapter(&self.store, active.as_ref())?)
     }
 
     /// Back to template replies.

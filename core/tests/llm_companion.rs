@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, FixedOffset};
 use migru_core::Companion;
 use migru_core::companion::now_local;
-use migru_core::llm::assistant::NO_MODEL_NOTICE;
+use migru_core::llm::adapter::AdapterFile;
+use migru_core::llm::assistant::{AdapterOutcome, NO_MODEL_NOTICE};
+use migru_core::llm::demo::lora_names;
+use migru_core::store::{AdapterRecord, AdapterStatus};
 use migru_core::llm::demo::{DemoSpec, write_demo_model};
 use migru_core::llm::engine::ModelOptions;
 use migru_core::llm::prompt::{ChildProfile, ForecastSummary, Level, ParentRecommendationInput, PatternSummary};
@@ -123,7 +126,7 @@ fn with_the_demo_model_tokens_stream_and_cancel_stops_them() {
     let options = ModelOptions { runtime_library: Some(library), intra_threads: Some(1), chat_template: None };
     assert!(companion.load_model(&dir.path().join("missing"), &options).is_err());
     assert!(!companion.has_model().unwrap(), "a failed load leaves the templates");
-    companion.load_model(&model, &options).unwrap();
+    assert_eq!(companion.load_model(&model, &options).unwrap(), AdapterOutcome::NoneActive);
     assert!(companion.has_model().unwrap());
 
     let mut events = Vec::new();
@@ -190,4 +193,51 @@ fn the_terminal_chat_stores_messages_and_recalls_them() {
     assert!(recalled[0].as_str().unwrap().ends_with("my head hurts after football practice"));
     let stored = Companion::open(&db).unwrap().stats().unwrap();
     assert!(stored.events >= 3, "every line was stored: {stored:?}");
+}
+
+/// The child's adapter from the store: verified (size, SHA-256, parameters) before it is used,
+/// switched without reloading the model, refused and marked so when it does not verify.
+#[test]
+fn the_stores_active_adapter_is_verified_and_applied() {
+    let Some(library) = runtime_library() else { return };
+    let (dir, companion) = open();
+    let model = dir.path().join("model");
+    write_demo_model(&model, &DemoSpec::default()).unwrap();
+    let hidden = DemoSpec::default().hidden;
+    let targets: Vec<_> = lora_names(DemoSpec::default().layers).into_iter().map(|(a, b)| (a, b, hidden, hidden)).collect();
+    let record = |version: i64, bytes: &[u8], sha256: String| {
+        let path = dir.path().join(format!("v{version}.onnx_adapter"));
+        std::fs::write(&path, bytes).unwrap();
+        AdapterRecord {
+            version,
+            sha256,
+            size_bytes: bytes.len() as i64,
+            path: path.display().to_string(),
+            status: AdapterStatus::Inactive,
+            reason: None,
+            received_ms: 1,
+        }
+    };
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let good = AdapterFile::seeded_lora(&targets, 4, 0.3, 1).to_bytes();
+    let other = AdapterFile::seeded_lora(&targets, 2, 0.3, 2).to_bytes();
+    companion.store().put_adapter(&record(1, &good, sha(&good))).unwrap();
+    companion.store().put_adapter(&record(2, &other, sha(&good))).unwrap();
+    companion.store().activate_adapter(1).unwrap();
+
+    let options = ModelOptions { runtime_library: Some(library), intra_threads: Some(1), chat_template: None };
+    assert_eq!(companion.load_model(&model, &options).unwrap(), AdapterOutcome::Active { version: 1 }, "applied at load");
+    match companion.activate_adapter(2).unwrap() {
+        AdapterOutcome::Refused { version: 2, reason } => assert!(reason.contains("SHA-256"), "{reason}"),
+        other => panic!("a tampered file must be refused: {other:?}"),
+    }
+    let refused = companion.store().adapters().unwrap().into_iter().find(|a| a.version == 2).unwrap();
+    assert_eq!(refused.status, AdapterStatus::Refused);
+    assert!(companion.activate_adapter(2).is_err(), "a refused adapter cannot be activated again");
+    assert_eq!(companion.activate_adapter(1).unwrap(), AdapterOutcome::Active { version: 1 }, "switched back without a reload");
+    let reply = companion.reply_to_child("I played football today", &profile(), &CancelToken::new(), &mut |_| {}).unwrap();
+    assert!(reply.reply.generation.is_some(), "the model answers with the adapter");
 }

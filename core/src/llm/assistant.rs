@@ -19,7 +19,7 @@ use super::retrieval::recall;
 use super::stream::CancelToken;
 use super::LlmError;
 use crate::event::Kind;
-use crate::store::{EventFilter, Store, StoreError, TextHit, now_ms};
+use crate::store::{AdapterRecord, AdapterStatus, EventFilter, Store, StoreError, TextHit, now_ms};
 
 /// Similar past episodes put into a prompt.
 pub const RECALLED_EPISODES: usize = 3;
@@ -40,6 +40,20 @@ pub enum AssistantError {
     Store(#[from] StoreError),
     #[error("the assistant's state was poisoned by a panic in an earlier reply")]
     Poisoned,
+}
+
+/// What became of the child's adapter when a model was loaded or an adapter activated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterOutcome {
+    /// No model is installed: the store's active adapter is applied when one is loaded.
+    NoModel,
+    /// The store has no active adapter: the base model answers.
+    NoneActive,
+    /// This version is active on the model.
+    Active { version: i64 },
+    /// This version failed verification (size, SHA-256, or parameters that do not fit the model);
+    /// it is marked `refused` in the store with the reason, and the base model answers.
+    Refused { version: i64, reason: String },
 }
 
 /// A finished reply with what the app shows beside it.
@@ -73,6 +87,36 @@ impl Assistant {
         let model = LanguageModel::load(dir, options)?;
         self.responder()?.set_model(Some(model));
         Ok(())
+    }
+
+    /// Applies `record` (the store's active adapter, if any) to the installed model, switching
+    /// adapters without reloading the model. The file must have the size and SHA-256 the record
+    /// names and parameters that fit the model's adapter inputs; otherwise the record is marked
+    /// `refused` in the store and the base model answers.
+    pub fn apply_adapter(&self, store: &Store, record: Option<&AdapterRecord>) -> Result<AdapterOutcome, AssistantError> {
+        let mut responder = self.responder()?;
+        let Some(model) = responder.model_mut() else { return Ok(AdapterOutcome::NoModel) };
+        let Some(record) = record else {
+            model.set_active_adapter(None)?;
+            return Ok(AdapterOutcome::NoneActive);
+        };
+        let name = format!("v{}", record.version);
+        let loaded = verified_bytes(record).and_then(|bytes| model.load_adapter_bytes(&name, &bytes).map_err(|e| e.to_string()));
+        match loaded.and_then(|()| model.set_active_adapter(Some(&name)).map_err(|e| e.to_string())) {
+            Ok(()) => {
+                tracing::info!(version = record.version, "adapter active");
+                Ok(AdapterOutcome::Active { version: record.version })
+            }
+            Err(reason) => {
+                tracing::warn!(version = record.version, %reason, "adapter refused");
+                model.unload_adapter(&name);
+                model.set_active_adapter(None)?;
+                drop(responder);
+                let refused = AdapterRecord { status: AdapterStatus::Refused, reason: Some(reason.clone()), ..record.clone() };
+                store.put_adapter(&refused)?;
+                Ok(AdapterOutcome::Refused { version: record.version, reason })
+            }
+        }
     }
 
     /// Back to templates (frees the model's memory).
@@ -159,6 +203,20 @@ impl Assistant {
     fn turns(&self) -> Result<MutexGuard<'_, HashMap<String, Vec<ChatMessage>>>, AssistantError> {
         self.turns.lock().map_err(|_| AssistantError::Poisoned)
     }
+}
+
+/// The adapter file's bytes, when its size and SHA-256 are the ones the record names.
+fn verified_bytes(record: &AdapterRecord) -> Result<Vec<u8>, String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(&record.path).map_err(|e| format!("cannot read {}: {e}", record.path))?;
+    if i64::try_from(bytes.len()).ok() != Some(record.size_bytes) {
+        return Err(format!("the file has {} bytes, the record says {}", bytes.len(), record.size_bytes));
+    }
+    let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    if !digest.eq_ignore_ascii_case(record.sha256.trim()) {
+        return Err("the file's SHA-256 differs from the record's".into());
+    }
+    Ok(bytes)
 }
 
 fn finish(reply: Reply, has_model: bool, recalled: Vec<String>, cancelled: bool) -> AssistantReply {
