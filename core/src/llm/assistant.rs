@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::Duration;
 
-use super::engine::{LanguageModel, ModelOptions};
+use super::engine::{LanguageModel, ModelOptions, StopReason};
 use super::prompt::{ChatMessage, ChildProfile, ChildTurnInput, ParentRecommendationInput, Role};
 use super::responder::{Reply, ReplyEvent, ReplySource, Responder};
 use super::retrieval::recall;
@@ -72,13 +73,16 @@ pub struct AssistantReply {
 #[derive(Debug)]
 pub struct Assistant {
     responder: Mutex<Responder>,
+    /// Whether a model is installed, readable while a generation holds the responder (the UI
+    /// asks this on its own thread and must not wait for a reply to finish).
+    installed: AtomicBool,
     turns: Mutex<HashMap<String, Vec<ChatMessage>>>,
 }
 
 impl Assistant {
     /// Template replies until a model is installed.
     pub fn new() -> Result<Self, AssistantError> {
-        Ok(Self { responder: Mutex::new(Responder::new(None)?), turns: Mutex::default() })
+        Ok(Self { responder: Mutex::new(Responder::new(None)?), installed: AtomicBool::new(false), turns: Mutex::default() })
     }
 
     /// Loads a model folder (genai layout) and uses it from the next reply on. A model that fails
@@ -86,6 +90,7 @@ impl Assistant {
     pub fn load_model(&self, dir: &Path, options: &ModelOptions) -> Result<(), AssistantError> {
         let model = LanguageModel::load(dir, options)?;
         self.responder()?.set_model(Some(model));
+        self.installed.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -122,11 +127,13 @@ impl Assistant {
     /// Back to templates (frees the model's memory).
     pub fn unload_model(&self) -> Result<(), AssistantError> {
         self.responder()?.set_model(None);
+        self.installed.store(false, Ordering::Release);
         Ok(())
     }
 
+    /// Never waits for a reply in progress.
     pub fn has_model(&self) -> Result<bool, AssistantError> {
-        Ok(self.responder()?.has_model())
+        Ok(self.installed.load(Ordering::Acquire))
     }
 
     /// Migru's reply to `message` from `user`'s child. Past texts similar to the message (other
@@ -154,7 +161,7 @@ impl Assistant {
         let has_model = responder.has_model();
         let reply = responder.reply_to_child(&input, cancel, on_event);
         drop(responder);
-        let cancelled = cancel.is_cancelled();
+        let cancelled = was_cancelled(&reply);
         if !cancelled && !reply.text.is_empty() {
             let mut turns = self.turns()?;
             let kept = turns.entry(user.to_owned()).or_default();
@@ -187,7 +194,8 @@ impl Assistant {
         let has_model = responder.has_model();
         let reply = responder.parent_recommendation(&input, cancel, on_event);
         drop(responder);
-        Ok(finish(reply, has_model, recalled, cancel.is_cancelled()))
+        let cancelled = was_cancelled(&reply);
+        Ok(finish(reply, has_model, recalled, cancelled))
     }
 
     /// Forgets the conversation's last turns for `user` (a new chat).
@@ -217,6 +225,12 @@ fn verified_bytes(record: &AdapterRecord) -> Result<Vec<u8>, String> {
         return Err("the file's SHA-256 differs from the record's".into());
     }
     Ok(bytes)
+}
+
+/// The caller's cancel ended the model's text (a guardrail stop also cancels generation, but
+/// then the template answers).
+fn was_cancelled(reply: &Reply) -> bool {
+    reply.source == ReplySource::Model && reply.generation.as_ref().is_some_and(|g| g.stop_reason == StopReason::Cancelled)
 }
 
 fn finish(reply: Reply, has_model: bool, recalled: Vec<String>, cancelled: bool) -> AssistantReply {
