@@ -99,6 +99,14 @@ async fn push(
         }
     }
     response.refused.sort_by_key(|r| r.index);
+    let analysed = |kind: &str| crate::causal::family::INPUT_KINDS.contains(&kind);
+    let new_input = incoming
+        .iter()
+        .zip(&result.outcomes)
+        .any(|(record, outcome)| *outcome == PushOutcome::Accepted && analysed(&record.kind));
+    if new_input {
+        state.analysis.after_push(&*state.store, device.family_id, state.clock.now_ms()).await;
+    }
     for alert in result.alerts {
         state.alerts.publish(device.family_id, &alert);
     }
