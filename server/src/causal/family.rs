@@ -154,35 +154,16 @@ fn analyze_one(user: &str, treatment: &Treatment, label: &str, daily: &DailyTabl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::causal::rng::SplitMix64;
-    use chrono::{Duration, FixedOffset, TimeZone};
+    use chrono::{FixedOffset, TimeZone};
 
-    /// `days` days of one child: the breathing exercise on a random ~half of the days lowers that
-    /// evening's stress by 2 points; poor sleep raises stress and makes the exercise likelier.
-    pub(crate) fn diary(days: i64, seed: u64) -> Vec<Record> {
-        let tz = FixedOffset::east_opt(3600).unwrap();
-        let start = tz.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
-        let mut rng = SplitMix64::new(seed);
-        let mut out = Vec::new();
-        for d in 0..days {
-            let midnight = start + Duration::days(d);
-            let sleep_h = 7.0 + 2.0 * rng.uniform();
-            let bed = midnight - Duration::minutes((sleep_h * 60.0) as i64 - 7 * 60);
-            out.push(Record::new(bed, Body::Sleep { start: bed, end: midnight + Duration::hours(7) }));
-            let treated = rng.uniform() < 0.3 + 0.4 * f64::from(u8::from(sleep_h < 8.0));
-            if treated {
-                out.push(Record::new(midnight + Duration::hours(17), Body::Intervention { name: "Breathing exercise".into() }));
-            }
-            let stress = 6.0 - 2.0 * f64::from(u8::from(treated)) + (8.0 - sleep_h) + rng.normal() * 0.5;
-            let intensity = stress.round().clamp(0.0, 10.0) as u8;
-            out.push(Record::new(midnight + Duration::hours(19), Body::Symptom { intensity, text: None }));
-        }
-        out
+    fn diary(days: i64, seed: u64) -> Vec<Record> {
+        let first = FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+        crate::causal::generate::diary(first, days, seed)
     }
 
     #[test]
     fn finds_the_planted_effect_and_words_it_for_parents() {
-        let results = analyze_family(&diary(120, 7)).unwrap();
+        let results = analyze_family(&diary(120, 0)).unwrap();
         assert_eq!(results.len(), 1, "{results:?}");
         let r = &results[0];
         assert_eq!((r.item_id.as_str(), r.status, r.treatment_kind), ("causal:local:intervention:breathing exercise", "estimated", "intervention"));
