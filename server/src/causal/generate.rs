@@ -102,27 +102,6 @@ fn baseline(row: &[f64], shape: Shape) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn confounding_is_real_and_reproducible() {
-        let g = generate(&GenSpec { n: 5000, seed: 1, ..Default::default() });
-        assert_eq!(g.table.n_rows(), 5000);
-        assert_eq!(g.true_ate, -1.5);
-        let (t, y) = (g.table.column("t").unwrap(), g.table.column("y").unwrap());
-        let mean = |pick: f64| {
-            let v: Vec<f64> = (0..t.len()).filter(|&i| t[i] == pick).map(|i| y[i]).collect();
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        // The naive difference is biased away from −1.5 by the common causes.
-        assert!((mean(1.0) - mean(0.0) - g.true_ate).abs() > 0.3);
-        let again = generate(&GenSpec { n: 5000, seed: 1, ..Default::default() });
-        assert_eq!(again.table, g.table);
-    }
-}
-
 /// A child's diary of `days` days from `first_day` (local midnight) with a planted effect, for the
 /// scheduled analysis' tests: an intervention named "Breathing exercise" at 17:00 on about half
 /// the days lowers that evening's stress (a symptom at 19:00) by 2 points; short sleep raises
@@ -146,4 +125,25 @@ pub fn diary(first_day: chrono::DateTime<chrono::FixedOffset>, days: i64, seed: 
         out.push(Record::new(midnight + Duration::hours(19), Body::Symptom { intensity, text: None }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confounding_is_real_and_reproducible() {
+        let g = generate(&GenSpec { n: 5000, seed: 1, ..Default::default() });
+        assert_eq!(g.table.n_rows(), 5000);
+        assert_eq!(g.true_ate, -1.5);
+        let (t, y) = (g.table.column("t").unwrap(), g.table.column("y").unwrap());
+        let mean = |pick: f64| {
+            let v: Vec<f64> = (0..t.len()).filter(|&i| t[i] == pick).map(|i| y[i]).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        // The naive difference is biased away from −1.5 by the common causes.
+        assert!((mean(1.0) - mean(0.0) - g.true_ate).abs() > 0.3);
+        let again = generate(&GenSpec { n: 5000, seed: 1, ..Default::default() });
+        assert_eq!(again.table, g.table);
+    }
 }
