@@ -72,6 +72,11 @@ CREATE TABLE jobs (
     finished_at_ms INTEGER
 );
 CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
+"#,
+// 2: deduplicated jobs (one waiting analysis per family) — issue 7.
+r#"
+ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
 "#];
 
 /// PostgreSQL: the version lives in `migru_schema`; migrations run under an advisory lock so
@@ -146,6 +151,11 @@ CREATE TABLE jobs (
     finished_at_ms BIGINT
 );
 CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
+"#,
+// 2: deduplicated jobs (one waiting analysis per family) — issue 7.
+r#"
+ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
 "#];
 
 /// The schema version this build writes.
