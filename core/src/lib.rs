@@ -14,6 +14,7 @@ pub mod simulate;
 pub mod exchange;
 pub mod llm;
 pub mod patterns;
+pub mod readings;
 pub mod sample;
 pub mod store;
 #[cfg(feature = "sync")]

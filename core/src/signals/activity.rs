@@ -56,7 +56,9 @@ impl Biquad {
     }
 }
 
-/// Streaming counts: push samples, receive one count per completed epoch.
+/// Streaming counts: push samples, receive one count per completed epoch; or, with
+/// [`CountsAccumulator::sample_count`], each sample's share of the count (for epochs on a clock,
+/// such as the wearable's UTC minutes).
 #[derive(Debug, Clone)]
 pub struct CountsAccumulator {
     high: Biquad,
@@ -94,16 +96,33 @@ impl CountsAccumulator {
         })
     }
 
+    /// The band-passed, rectified deviation of one sample above the dead band (g; 0 inside it).
+    #[inline]
+    fn filtered(&mut self, x: f64, y: f64, z: f64) -> f64 {
+        let vm = (x * x + y * y + z * z).sqrt() - 1.0;
+        let vm = if vm.is_finite() { vm } else { 0.0 };
+        let band = self.low.step(self.high.step(vm)).abs();
+        if band > DEAD_BAND_G { band } else { 0.0 }
+    }
+
+    /// One sample's contribution to its epoch's count (counts); an epoch's count is the sum of
+    /// its samples' contributions, so this equals [`CountsAccumulator::push`] summed over the
+    /// epoch. Epoch bookkeeping is left to the caller.
+    #[inline]
+    pub fn sample_count(&mut self, x: f64, y: f64, z: f64) -> f64 {
+        self.filtered(x, y, z) * self.scale
+    }
+
+    /// The sampling rate this accumulator's filters were designed for.
+    pub fn rate_hz(&self) -> f64 {
+        ACTIGRAPH_HZ / self.scale / COUNT_STEP_G
+    }
+
     /// Adds one sample (g); returns the epoch's count when this sample completes it.
     /// Non-finite samples are treated as rest (0 g deviation) so one glitch cannot poison the filter.
     #[inline]
     pub fn push(&mut self, x: f64, y: f64, z: f64) -> Option<f64> {
-        let vm = (x * x + y * y + z * z).sqrt() - 1.0;
-        let vm = if vm.is_finite() { vm } else { 0.0 };
-        let band = self.low.step(self.high.step(vm)).abs();
-        if band > DEAD_BAND_G {
-            self.sum += band;
-        }
+        self.sum += self.filtered(x, y, z);
         self.in_epoch += 1;
         if self.in_epoch == self.per_epoch {
             let count = self.sum * self.scale;

@@ -18,7 +18,9 @@ mod model;
 mod output;
 mod patterns;
 mod simulate;
+mod sleep;
 mod sync;
+mod wearable;
 
 /// Options every subcommand shares.
 #[derive(Debug, clap::Args)]
@@ -76,6 +78,10 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Push this device's outbox to the family server and pull its changes.
     Sync(sync::SyncArgs),
+    /// Sleep episodes and the chronotype (MSFsc, social jet lag) from the database.
+    Sleep(sleep::SleepArgs),
+    /// Store the band's per-minute aggregates and detected sleep from a recording or the simulator.
+    Wearable(wearable::WearableArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -100,6 +106,8 @@ fn main() -> std::process::ExitCode {
         Command::Insights(args) => insights::run(global, args),
         Command::Simulate(args) => simulate::run(global, args),
         Command::Sync(args) => sync::run(global, args),
+        Command::Sleep(args) => sleep::run(global, args),
+        Command::Wearable(args) => wearable::run(global, args),
     };
     output::finish(result)
 }
