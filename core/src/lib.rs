@@ -12,6 +12,7 @@ pub mod insights;
 pub mod signals;
 pub mod simulate;
 pub mod exchange;
+pub mod forecast;
 pub mod llm;
 pub mod patterns;
 pub mod readings;
