@@ -11,6 +11,7 @@ mod ble;
 mod chat;
 mod data;
 mod demo;
+mod forecast;
 mod generate;
 mod hrv;
 mod insights;
@@ -82,6 +83,8 @@ enum Command {
     Sleep(sleep::SleepArgs),
     /// Store the band's per-minute aggregates and detected sleep from a recording or the simulator.
     Wearable(wearable::WearableArgs),
+    /// The next 24 h: stress, sleep timing and the migraine-risk outlook (patterns + weather).
+    Forecast(forecast::ForecastArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +111,7 @@ fn main() -> std::process::ExitCode {
         Command::Sync(args) => sync::run(global, args),
         Command::Sleep(args) => sleep::run(global, args),
         Command::Wearable(args) => wearable::run(global, args),
+        Command::Forecast(args) => forecast::run(global, args),
     };
     output::finish(result)
 }
