@@ -2,10 +2,12 @@
 //! replayed recording or the simulator. Raw samples are aggregated as they stream and never
 //! stored (`migru_core::wearable::ingest`).
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, FixedOffset};
+use migru_core::event::encode_line;
 use migru_core::wearable::{IngestConfig, IngestSummary, ReplaySource, SimConfig, Simulator, StoreSink};
 
 use crate::Global;
@@ -45,6 +47,9 @@ enum WearableCommand {
         start: DateTime<FixedOffset>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write the simulated samples as JSON Lines records (the format `replay` reads).
+        #[arg(long)]
+        records: Option<PathBuf>,
     },
 }
 
@@ -76,10 +81,22 @@ pub fn run(global: &Global, args: WearableArgs) -> anyhow::Result<()> {
                 tracing::warn!(lines = counts.malformed_lines, "malformed lines skipped");
             }
         }
-        WearableCommand::Simulate { hours, start, seed } => {
+        WearableCommand::Simulate { hours, start, seed, records } => {
             let sim = Simulator::new(SimConfig::new(seed, start, Duration::hours(i64::from(hours))));
+            let mut out = match &records {
+                Some(path) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => None,
+            };
             for sample in sim {
+                if let (Some(out), Some(record)) = (out.as_mut(), sample.to_record(companion.user())) {
+                    writeln!(out, "{}", encode_line(&record)).context("writing records")?;
+                }
                 sink.push(sample).context("storing minutes")?;
+            }
+            if let Some(mut out) = out {
+                out.flush().context("writing records")?;
             }
         }
     }
