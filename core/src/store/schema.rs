@@ -10,7 +10,7 @@ use super::StoreError;
 use super::sql::APPLICATION_ID;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
 /// Append-only events. `seq` is the local arrival order (pattern-engine cursors, export order);
 /// `id` the time-ordered UUIDv7 shared with the server. Time is UTC milliseconds plus the offset
@@ -114,6 +114,60 @@ CREATE TABLE sensor_minutes (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// The pattern engine's state per child, so a restart resumes after `last_seq` instead of
+/// replaying the whole stream.
+const PATTERN_STATE: &str = "
+CREATE TABLE pattern_state (
+    user_id TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+";
+
+/// Full-text index of the child's own words (rowid = `events.seq`), for recalling similar past
+/// episodes in the model's prompt. Contentless: the text lives only in `events`, so the index
+/// adds no second copy; purging an event removes its entry through the trigger.
+const MESSAGE_FTS: &str = "
+CREATE VIRTUAL TABLE message_fts USING fts5 (
+    text,
+    content = '',
+    contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER events_leave_fts AFTER DELETE ON events
+BEGIN
+    DELETE FROM message_fts WHERE rowid = old.seq;
+END;
+";
+
+/// What the phone pulled from the server (recommendations, analysis results, adapter versions,
+/// feedback acknowledgements), keyed by the server's change id so a repeated pull stores nothing.
+const PULLED_CHANGES: &str = "
+CREATE TABLE pulled_changes (
+    change_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    server_seq INTEGER,
+    received_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pulled_by_topic ON pulled_changes (topic, received_ms);
+";
+
+/// LoRA adapters this phone received: at most one active; refused ones are kept with the reason.
+const ADAPTERS: &str = "
+CREATE TABLE adapters (
+    version INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'refused')),
+    reason TEXT,
+    received_ms INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX one_active_adapter ON adapters (status) WHERE status = 'active';
+";
+
 /// One statement per table, children first. A test checks no table of the schema is missing.
 pub const DELETE_EVERYTHING: &[&str] = &[
     "DELETE FROM outbox",
@@ -122,6 +176,11 @@ pub const DELETE_EVERYTHING: &[&str] = &[
     "DELETE FROM sensor_minutes",
     "DELETE FROM insights_shared",
     "DELETE FROM settings",
+    "DELETE FROM pattern_state",
+    "DELETE FROM pulled_changes",
+    "DELETE FROM adapters",
+    // A contentless FTS5 table empties through its own command.
+    "INSERT INTO message_fts (message_fts) VALUES ('delete-all')",
     "DELETE FROM events",
 ];
 
@@ -134,7 +193,19 @@ pub fn init(conn: &Connection) -> Result<(), StoreError> {
     }
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     if version == 0 {
-        for ddl in [EVENTS, OUTBOX, INSIGHTS_SHARED, SETTINGS, ENV_READINGS, SLEEP_EPISODES, SENSOR_MINUTES] {
+        for ddl in [
+            EVENTS,
+            OUTBOX,
+            INSIGHTS_SHARED,
+            SETTINGS,
+            ENV_READINGS,
+            SLEEP_EPISODES,
+            SENSOR_MINUTES,
+            PATTERN_STATE,
+            MESSAGE_FTS,
+            PULLED_CHANGES,
+            ADAPTERS,
+        ] {
             tx.execute_batch(ddl)?;
         }
     } else {
@@ -158,8 +229,28 @@ fn upgrade_from(conn: &Connection, version: i32) -> Result<(), StoreError> {
             conn.execute_batch(SENSOR_MINUTES)?;
             backfill_env_and_sleep(conn)
         }
+        2 => {
+            // v3 moved the pattern engine's state out of settings, indexed the child's words for
+            // retrieval, and kept what the phone pulls from the server (including adapters).
+            for ddl in [PATTERN_STATE, MESSAGE_FTS, PULLED_CHANGES, ADAPTERS] {
+                conn.execute_batch(ddl)?;
+            }
+            conn.execute("DELETE FROM settings WHERE key LIKE 'patterns.state.%'", [])?;
+            backfill_text_index(conn)
+        }
         other => Err(StoreError::UnknownVersion(other)),
     }
+}
+
+fn backfill_text_index(conn: &Connection) -> Result<(), StoreError> {
+    let mut select = conn.prepare("SELECT seq, id, user_id, kind, ts_ms, utc_offset_min, payload FROM events WHERE kind IN ('message', 'symptom', 'relief', 'activity') ORDER BY seq")?;
+    let rows = select.query_map([], super::events::StoredRow::from_row)?;
+    for row in rows {
+        let row = row?;
+        let seq = row.seq;
+        super::events::index_text(conn, seq, &row.decode()?)?;
+    }
+    Ok(())
 }
 
 fn backfill_env_and_sleep(conn: &Connection) -> Result<(), StoreError> {
