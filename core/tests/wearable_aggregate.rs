@@ -64,7 +64,7 @@ fn rr_stream(minutes: i64, ectopic_every: Option<usize>) -> Vec<SensorSample> {
         let mut batch = Vec::new();
         let end = t_ms + 1000.0;
         while t_ms < end {
-            let mut rr = if beat % 2 == 0 { 800.0 } else { 850.0 };
+            let mut rr = if beat.is_multiple_of(2) { 800.0 } else { 850.0 };
             if ectopic_every.is_some_and(|k| beat % k == k - 1) {
                 rr = 450.0;
             }

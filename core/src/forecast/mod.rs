@@ -197,7 +197,7 @@ pub fn nights(episodes: &[SleepEpisode], free_dates: &std::collections::BTreeSet
     let mut by_night: std::collections::BTreeMap<NaiveDate, (f64, Night)> = Default::default();
     for e in episodes {
         let duration = (e.end - e.start).num_minutes() as f64;
-        if duration < MIN_MAIN_SLEEP_MIN || duration > 1440.0 {
+        if !(MIN_MAIN_SLEEP_MIN..=1440.0).contains(&duration) {
             continue;
         }
         // A night belongs to the date of the noon before it.
@@ -347,7 +347,7 @@ mod tests {
                 user: "kid".into(),
                 minute_start: t0 + Duration::minutes(i),
                 hr_bpm: Some(80.0),
-                rmssd_ms: (i < 60 || i >= 175).then_some(40.0 + (i % 5) as f64),
+                rmssd_ms: (!(60..175).contains(&i)).then_some(40.0 + (i % 5) as f64),
                 eda_tonic_us: None,
                 scr_count: None,
                 activity_count: None,

@@ -61,7 +61,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Talk with Migru (streams the model's reply; templates without a model).
     Chat(chat::ChatArgs),
-    /// Heart-rate variability of RR intervals (`--rr-file`; `--json`: n_beats, sdnn_ms, rmssd_ms, …).
+    /// Heart-rate variability of RR intervals (`--rr-file`, or the newest stored 5 minutes; `--json`: n_beats, sdnn_ms, rmssd_ms, …).
     Hrv(hrv::HrvArgs),
     /// Sleep/wake labels of 60 s activity counts by Cole–Kripke or Sadeh (before rescoring).
     Actigraphy(actigraphy::ActigraphyArgs),
