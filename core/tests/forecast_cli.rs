@@ -95,3 +95,29 @@ fn forecast_without_data_is_honest() {
     assert_eq!(v["migraine_risk"]["confidence"], "not_yet");
     assert!(v["sleep"].is_null());
 }
+
+/// The backtest reported in `docs/forecast.md`: 14 simulated days stored directly, and the same
+/// days written as JSON Lines (≈ 1.1 GB in a temporary folder) and replayed. Slow:
+/// `cargo test --release -p migru-core --test forecast_cli -- --ignored`.
+#[test]
+#[ignore = "slow: 14 simulated days (run with --release)"]
+fn backtests_beat_seasonal_naive_on_simulated_and_replayed_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let (direct, replayed) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let records = dir.path().join("days.jsonl");
+    json(&migru(
+        &direct,
+        &[
+            "wearable", "simulate", "--hours", "336", "--start", "2026-03-02T00:00:00+01:00", "--seed", "5", "--records",
+            records.to_str().unwrap(), "--json",
+        ],
+    ));
+    json(&migru(&replayed, &["wearable", "replay", records.to_str().unwrap(), "--json"]));
+    for db in [&direct, &replayed] {
+        let v = json(&migru(db, &["forecast", "--json", "--backtest", "--now", "2026-03-16T00:00:00+01:00"]));
+        let (stress, sleep) = (&v["backtest"]["stress"], &v["backtest"]["sleep_timing"]);
+        assert!(stress["ratio"].as_f64().unwrap() < 1.0, "{stress}");
+        assert!(sleep["ratio"].as_f64().unwrap() < 1.0, "{sleep}");
+        assert_eq!(stress["points"], 168);
+    }
+}
