@@ -32,8 +32,10 @@ const MIN_NIGHTS: usize = 3;
 const MIN_MAIN_SLEEP_MIN: f64 = 180.0;
 
 /// What went wrong forecasting.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum ForecastError {
+    #[error("reading the store: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("the series is too short: {needed} points needed, {got} given")]
     TooShort { needed: usize, got: usize },
     #[error("too few observed points: {what}")]
@@ -279,6 +281,61 @@ pub fn backtest_nights(history: &[Night]) -> Result<Backtest, ForecastError> {
         origins += usize::from(scored);
     }
     finish(origins, points, err, naive, inside)
+}
+
+/// Everything `migru forecast --json` prints (and the apps show), for one child.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outlook {
+    pub generated_at: String,
+    pub stress: Vec<StressPoint>,
+    /// Why `stress` is empty, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stress_note: Option<String>,
+    pub sleep: Option<SleepTiming>,
+    pub migraine_risk: risk::MigraineRisk,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<Backtests>,
+}
+
+/// The backtests of [`outlook`] (`None` where the data are too few).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Backtests {
+    pub stress: Option<Backtest>,
+    pub sleep_timing: Option<Backtest>,
+}
+
+/// The child's outlook for the 24 h after `now`: stress from the `days` (≥ 3) of stored minutes
+/// before `now`, sleep timing from the stored episodes, the migraine risk from the pattern
+/// engine (caught up in memory from its saved state; nothing is written) and `weather`.
+pub fn outlook(
+    store: &crate::store::Store,
+    user: &str,
+    now: DateTime<FixedOffset>,
+    days: u32,
+    weather: Option<&weather::WeatherOutlook>,
+    with_backtest: bool,
+) -> Result<Outlook, ForecastError> {
+    let since = now - Duration::days(i64::from(days.max(3)));
+    let minutes = store.sensor_minutes(user, since.timestamp_millis(), now.timestamp_millis())?;
+    let hourly = hourly_stress(&minutes);
+    let (stress, stress_note) = match stress_forecast(&hourly) {
+        Ok(points) => (points, None),
+        Err(error) => (Vec::new(), Some(format!("no stress forecast yet: {error} (two full days of band data needed)"))),
+    };
+    let free = std::collections::BTreeSet::new();
+    let history = nights(&store.sleep_episodes(user)?, &free);
+    let sleep = sleep_timing(&history, (now - Duration::hours(12)).date_naive(), *now.offset(), &free);
+    let patterns = crate::patterns::load(store, user)
+        .and_then(|mut engine| crate::patterns::catch_up(store, user, &mut engine).map(|_| engine))
+        .map_err(|error| tracing::warn!(%error, "pattern engine unavailable; the risk uses the prior"))
+        .ok()
+        .and_then(|engine| engine.report(user));
+    let migraine_risk = risk::migraine_risk(now, patterns.as_ref(), weather, &stress);
+    let backtest = with_backtest.then(|| {
+        let series: Vec<Option<f64>> = hourly.iter().map(|(_, v)| *v).collect();
+        Backtests { stress: backtest_hourly(&series, 24 * 7).ok(), sleep_timing: backtest_nights(&history).ok() }
+    });
+    Ok(Outlook { generated_at: crate::event::format_ts(&now), stress, stress_note, sleep, migraine_risk, backtest })
 }
 
 fn round1(v: f64) -> f64 {

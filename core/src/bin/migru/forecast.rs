@@ -5,18 +5,11 @@
 //! e.g. a test server); otherwise, or when it cannot be reached, the phone's barometer readings
 //! (`env` records) offline. `--backtest` adds the backtests against seasonal-naive.
 
-use std::collections::BTreeSet;
-
 use anyhow::Context;
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{DateTime, FixedOffset};
 use migru_core::companion::now_local;
-use migru_core::forecast::risk::{MigraineRisk, migraine_risk};
 use migru_core::forecast::weather::{Barometer, OpenMeteo, WeatherOutlook, WeatherProvider};
-use migru_core::forecast::{
-    Backtest, SleepTiming, StressPoint, backtest_hourly, backtest_nights, hourly_stress, nights, sleep_timing,
-    stress_forecast,
-};
-use serde::Serialize;
+use migru_core::forecast::{Outlook, outlook};
 
 use crate::Global;
 use crate::output::print_json;
@@ -45,25 +38,6 @@ pub struct ForecastArgs {
     pub backtest: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Output {
-    generated_at: String,
-    stress: Vec<StressPoint>,
-    /// Why `stress` is empty, if it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stress_note: Option<String>,
-    sleep: Option<SleepTiming>,
-    migraine_risk: MigraineRisk,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    backtest: Option<Backtests>,
-}
-
-#[derive(Debug, Serialize)]
-struct Backtests {
-    stress: Option<Backtest>,
-    sleep_timing: Option<Backtest>,
-}
-
 pub fn run(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
     let mut companion = crate::data::open(global)?;
     if let Some(user) = &args.user {
@@ -71,31 +45,8 @@ pub fn run(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
     }
     let (store, user) = (companion.store(), companion.user().to_owned());
     let now = args.now.unwrap_or_else(now_local);
-    let since = now - Duration::days(i64::from(args.days.max(3)));
-    let minutes = store.sensor_minutes(&user, since.timestamp_millis(), now.timestamp_millis())?;
-    let hourly = hourly_stress(&minutes);
-    let (stress, stress_note) = match stress_forecast(&hourly) {
-        Ok(points) => (points, None),
-        Err(error) => (Vec::new(), Some(format!("no stress forecast yet: {error} (two full days of band data needed)"))),
-    };
-    let free = BTreeSet::new();
-    let history = nights(&store.sleep_episodes(&user)?, &free);
-    let sleep = sleep_timing(&history, (now - Duration::hours(12)).date_naive(), *now.offset(), &free);
-    let patterns = crate::patterns::up_to_date(store, &user).ok().and_then(|e| e.report(&user));
     let weather = weather(&args, store, &user, now);
-    let migraine_risk = migraine_risk(now, patterns.as_ref(), weather.as_ref(), &stress);
-    let backtest = args.backtest.then(|| {
-        let series: Vec<Option<f64>> = hourly.iter().map(|(_, v)| *v).collect();
-        Backtests { stress: backtest_hourly(&series, 24 * 7).ok(), sleep_timing: backtest_nights(&history).ok() }
-    });
-    let out = Output {
-        generated_at: migru_core::event::format_ts(&now),
-        stress,
-        stress_note,
-        sleep,
-        migraine_risk,
-        backtest,
-    };
+    let out = outlook(store, &user, now, args.days, weather.as_ref(), args.backtest).context("forecasting")?;
     if global.json { print_json(&out) } else { print_prose(&out) }
 }
 
@@ -121,7 +72,7 @@ fn weather(
     Barometer::new(store, user).outlook_now(now).map_err(|error| tracing::info!(%error, "no weather outlook")).ok()
 }
 
-fn print_prose(o: &Output) -> anyhow::Result<()> {
+fn print_prose(o: &Outlook) -> anyhow::Result<()> {
     let r = &o.migraine_risk;
     println!(
         "Migraine risk in the next 24 h: {:?} ({:.0} %, usually {:.0} %; {} episodes in {:.0} awake hours seen)",
