@@ -359,3 +359,26 @@ fn local_time_survives_time_zones_and_dst() {
         assert_eq!(chrono::Timelike::hour(&event.record.ts), 9, "{}", event.record.ts);
     }
 }
+
+#[test]
+fn checkpoints_run_off_the_writer_and_closing_folds_the_wal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let today = ts("2026-03-10T00:00:00+01:00");
+    let diary = migru_core::sample::diary(3, 60, today);
+    {
+        let store = Store::open(&path).unwrap();
+        for chunk in diary.chunks(50) {
+            store.append_batch(chunk).unwrap();
+        }
+        // The background checkpointer keeps the WAL near its 1,000-page threshold instead of
+        // letting it grow with the data.
+        let wal = std::fs::metadata(dir.path().join("m.db-wal")).map(|m| m.len()).unwrap_or(0);
+        assert!(wal < 64 << 20, "WAL grew to {wal} bytes");
+    }
+    // Closed: the main file alone holds every event (copied without its -wal).
+    let alone = dir.path().join("alone.db");
+    std::fs::copy(&path, &alone).unwrap();
+    let n: i64 = Connection::open(&alone).unwrap().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n as usize, diary.len());
+}

@@ -160,9 +160,17 @@ impl Store {
             }
         }
         deleted += self.db.write(|tx| {
+            // Rows derived from events carry no foreign key (cheap appends), so they go here:
+            // readings by the same time cut as their events, outbox rows whose event is gone.
+            tx.execute("DELETE FROM env_readings WHERE ts_ms < ?1", [cutoff_ms])?;
+            tx.execute(
+                "DELETE FROM outbox WHERE event_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events WHERE seq = outbox.event_seq)",
+                [],
+            )?;
             let minutes = tx.execute("DELETE FROM sensor_minutes WHERE minute_ms < ?1", [cutoff_ms])?;
             // Logged episodes go with their `sleep` events (cascade); detected ones age on their own.
             let sleep = tx.execute("DELETE FROM sleep_episodes WHERE source = 'detected' AND end_ms < ?1", [cutoff_ms])?;
+            // Counted: events (above) and rows that stand alone; derived rows went with their events.
             Ok::<_, StoreError>((minutes + sleep) as u64)
         })?;
         tracing::info!(deleted, "purged expired rows");

@@ -35,17 +35,18 @@ END;
 
 /// Everything waiting to go to the server. Events are referenced (their payload is read at send
 /// time, minus anything the family did not opt in to share); other topics carry a payload.
+/// No foreign key or secondary index: every append adds a row here, so it must cost one append
+/// to the rowid tree; purging removes rows of purged events itself (`Store::purge_before`).
 const OUTBOX: &str = "
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
     topic TEXT NOT NULL,
-    event_seq INTEGER REFERENCES events (seq) ON DELETE CASCADE,
+    event_seq INTEGER,
     payload TEXT,
     created_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX outbox_by_event ON outbox (event_seq);
 ";
 
 /// Insights already shared, so none is told twice and at most one a day.
@@ -67,18 +68,20 @@ CREATE TABLE settings (
 ) STRICT;
 ";
 
-/// Environment readings (from `env` events), indexed for pressure look-ups by time.
+/// Environment readings (from `env` events), clustered by child and time for pressure look-ups:
+/// one b-tree, no second index. They are most of a wearable's events, so every structure here
+/// costs import time: no foreign key either; purging deletes readings by their events' time cut.
 const ENV_READINGS: &str = "
 CREATE TABLE env_readings (
-    event_seq INTEGER PRIMARY KEY REFERENCES events (seq) ON DELETE CASCADE,
+    event_seq INTEGER NOT NULL,
     user_id TEXT NOT NULL,
     ts_ms INTEGER NOT NULL,
     utc_offset_min INTEGER NOT NULL,
     pressure_hpa REAL,
     temp_c REAL,
-    humidity_pct REAL
-) STRICT;
-CREATE INDEX env_by_user_time ON env_readings (user_id, ts_ms);
+    humidity_pct REAL,
+    PRIMARY KEY (user_id, ts_ms, event_seq)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Sleep episodes, logged (from `sleep` events) or detected from the wearable.
@@ -168,6 +171,20 @@ CREATE TABLE adapters (
 CREATE UNIQUE INDEX one_active_adapter ON adapters (status) WHERE status = 'active';
 ";
 
+/// v2 → v3: the outbox and environment readings lose their foreign keys (see their DDL).
+const V3_SET_ASIDE: &str = "
+DROP INDEX IF EXISTS outbox_by_event;
+ALTER TABLE outbox RENAME TO outbox_v2;
+DROP INDEX IF EXISTS env_by_user_time;
+ALTER TABLE env_readings RENAME TO env_readings_v2;
+";
+const V3_COPY_BACK: &str = "
+INSERT INTO outbox SELECT * FROM outbox_v2;
+DROP TABLE outbox_v2;
+INSERT INTO env_readings SELECT * FROM env_readings_v2;
+DROP TABLE env_readings_v2;
+";
+
 /// One statement per table, children first. A test checks no table of the schema is missing.
 pub const DELETE_EVERYTHING: &[&str] = &[
     "DELETE FROM outbox",
@@ -235,6 +252,11 @@ fn upgrade_from(conn: &Connection, version: i32) -> Result<(), StoreError> {
             for ddl in [PATTERN_STATE, MESSAGE_FTS, PULLED_CHANGES, ADAPTERS] {
                 conn.execute_batch(ddl)?;
             }
+            // SQLite cannot drop a foreign key in place: rename, recreate, copy, drop.
+            conn.execute_batch(V3_SET_ASIDE)?;
+            conn.execute_batch(OUTBOX)?;
+            conn.execute_batch(ENV_READINGS)?;
+            conn.execute_batch(V3_COPY_BACK)?;
             conn.execute("DELETE FROM settings WHERE key LIKE 'patterns.state.%'", [])?;
             backfill_text_index(conn)
         }
