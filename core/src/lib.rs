@@ -12,8 +12,10 @@ pub mod insights;
 pub mod signals;
 pub mod simulate;
 pub mod exchange;
+pub mod forecast;
 pub mod llm;
 pub mod patterns;
+pub mod readings;
 pub mod sample;
 pub mod store;
 #[cfg(feature = "sync")]

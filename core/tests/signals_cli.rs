@@ -91,11 +91,12 @@ fn hrv_json_has_the_contract_keys() {
 }
 
 #[test]
-fn hrv_without_a_file_says_to_pass_one_and_bad_lines_are_named() {
-    let out = migru().args(["hrv", "--json"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--rr-file"));
+fn hrv_without_a_file_reads_the_database_and_bad_lines_are_named() {
     let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let out = migru().args(["hrv", "--json", "--db"]).arg(&db).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no RR intervals are stored"));
     let path = dir.path().join("bad.txt");
     std::fs::write(&path, "800\n810\nabc\n").unwrap();
     let out = migru()

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, FixedOffset};
 use migru_core::wearable::{
-    AggregatorConfig, MinuteAggregate, MinuteAggregator, RawRetention, Reading, SensorContact,
+    AggregatorConfig, SensorMinute, MinuteAggregator, RawRetention, Reading, SensorContact,
     SensorSample,
 };
 
@@ -25,7 +25,7 @@ fn hr(bpm: f64) -> Reading {
 fn run(
     samples: Vec<SensorSample>,
     config: AggregatorConfig,
-) -> (Vec<MinuteAggregate>, MinuteAggregator) {
+) -> (Vec<SensorMinute>, MinuteAggregator) {
     let mut agg = MinuteAggregator::new("kid", config);
     let mut out = Vec::new();
     for s in samples {
@@ -64,7 +64,7 @@ fn rr_stream(minutes: i64, ectopic_every: Option<usize>) -> Vec<SensorSample> {
         let mut batch = Vec::new();
         let end = t_ms + 1000.0;
         while t_ms < end {
-            let mut rr = if beat % 2 == 0 { 800.0 } else { 850.0 };
+            let mut rr = if beat.is_multiple_of(2) { 800.0 } else { 850.0 };
             if ectopic_every.is_some_and(|k| beat % k == k - 1) {
                 rr = 450.0;
             }
@@ -182,18 +182,20 @@ fn responses_below_threshold_and_flat_signals_count_zero() {
     assert_eq!(minutes[0].eda_tonic_us, Some(5.0));
 }
 
+/// One second of a wrist at 32 Hz: 1 g on z plus an arm swing of `swing_g` at 1.5 Hz along z.
 fn accel_second(at: DateTime<FixedOffset>, swing_g: f64) -> SensorSample {
     let n = 32;
-    let x = (0..n)
-        .map(|i| swing_g * (std::f64::consts::TAU * 2.0 * i as f64 / 32.0).sin())
+    let s0 = (at - t0()).num_milliseconds() as f64 / 1000.0;
+    let z = (0..n)
+        .map(|i| 1.0 + swing_g * (std::f64::consts::TAU * 1.5 * (s0 + i as f64 / 32.0)).sin())
         .collect();
     sample(
         at,
         Reading::Accel {
             hz: 32.0,
-            x,
+            x: vec![0.0; n],
             y: vec![0.0; n],
-            z: vec![1.0; n],
+            z,
         },
     )
 }
@@ -215,6 +217,19 @@ fn activity_counts_are_zero_at_rest_and_grow_with_movement() {
     );
     let counts: Vec<f64> = minutes.iter().map(|m| m.activity_count.unwrap()).collect();
     assert_eq!(counts[0], 0.0);
+    // The same method as `signals::activity` on the same samples, minute by minute.
+    let z: Vec<f64> = (0..180 * 32)
+        .map(|i| {
+            let swing = [0.0, 0.5, 1.0][i / (60 * 32)];
+            let s = i as f64 / 32.0;
+            1.0 + swing * (std::f64::consts::TAU * 1.5 * s).sin()
+        })
+        .collect();
+    let zeros = vec![0.0; z.len()];
+    let direct = migru_core::signals::activity::activity_counts(&zeros, &zeros, &z, 32.0, 60.0).unwrap();
+    for (a, b) in counts.iter().zip(&direct) {
+        assert!((a - b).abs() <= 1e-6 * b.max(1.0), "{counts:?} vs {direct:?}");
+    }
     assert!(
         counts[1] > 1000.0 && counts[2] > 2.0 * counts[1],
         "{counts:?}"

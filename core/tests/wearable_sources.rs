@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, FixedOffset, Timelike};
 use migru_core::event::encode_line;
 use migru_core::wearable::simulate::notifications;
 use migru_core::wearable::{
-    AggregatorConfig, Decoder, MinuteAggregate, MinuteAggregator, Reading, ReplaySource,
+    AggregatorConfig, Decoder, SensorMinute, MinuteAggregator, Reading, ReplaySource,
     SensorEvent, SensorSample, SensorSource, SensorStream, SimConfig, Simulator,
 };
 
@@ -17,7 +17,7 @@ fn sim(hours: i64, seed: u64) -> Simulator {
     Simulator::new(SimConfig::new(seed, start(), Duration::hours(hours)))
 }
 
-fn aggregate(samples: impl Iterator<Item = SensorSample>) -> Vec<MinuteAggregate> {
+fn aggregate(samples: impl Iterator<Item = SensorSample>) -> Vec<SensorMinute> {
     let mut agg = MinuteAggregator::new("local", AggregatorConfig::default());
     let mut out = Vec::new();
     for s in samples {
@@ -58,11 +58,11 @@ fn a_simulated_day_looks_like_a_child_wearing_a_band() {
         "{} sleeping minutes",
         night.len()
     );
-    let hr = |ms: &[&MinuteAggregate]| mean(ms.iter().filter_map(|m| m.hr_bpm));
-    let rmssd = |ms: &[&MinuteAggregate]| mean(ms.iter().filter_map(|m| m.rmssd_ms));
-    let act = |ms: &[&MinuteAggregate]| mean(ms.iter().filter_map(|m| m.activity_count));
-    let scr = |ms: &[&MinuteAggregate]| mean(ms.iter().filter_map(|m| m.scr_count.map(f64::from)));
-    let temp = |ms: &[&MinuteAggregate]| mean(ms.iter().filter_map(|m| m.skin_temp_c));
+    let hr = |ms: &[&SensorMinute]| mean(ms.iter().filter_map(|m| m.hr_bpm));
+    let rmssd = |ms: &[&SensorMinute]| mean(ms.iter().filter_map(|m| m.rmssd_ms));
+    let act = |ms: &[&SensorMinute]| mean(ms.iter().filter_map(|m| m.activity_count));
+    let scr = |ms: &[&SensorMinute]| mean(ms.iter().filter_map(|m| m.scr_count.map(f64::from)));
+    let temp = |ms: &[&SensorMinute]| mean(ms.iter().filter_map(|m| m.skin_temp_c));
     assert!(
         hr(&night) + 10.0 < hr(&day),
         "hr night {} day {}",

@@ -16,13 +16,13 @@ const COUNT_STEP_G: f64 = 0.016_64;
 const ACTIGRAPH_HZ: f64 = 10.0;
 const BAND_HZ: (f64, f64) = (0.25, 2.5);
 
-/// A direct-form-I biquad section.
+/// A biquad section in transposed direct form II (two state variables: fewer moves per sample
+/// than direct form I, the same transfer function).
 #[derive(Debug, Clone)]
 struct Biquad {
     b: [f64; 3],
     a: [f64; 2],
-    x: [f64; 2],
-    y: [f64; 2],
+    s: [f64; 2],
 }
 
 impl Biquad {
@@ -40,23 +40,22 @@ impl Biquad {
         Self {
             b: b.map(|v| v / a0),
             a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
-            x: [0.0; 2],
-            y: [0.0; 2],
+            s: [0.0; 2],
         }
     }
 
     #[inline]
     fn step(&mut self, v: f64) -> f64 {
-        let out = self.b[0] * v + self.b[1] * self.x[0] + self.b[2] * self.x[1]
-            - self.a[0] * self.y[0]
-            - self.a[1] * self.y[1];
-        self.x = [v, self.x[0]];
-        self.y = [out, self.y[0]];
+        let out = self.b[0] * v + self.s[0];
+        self.s[0] = self.b[1] * v - self.a[0] * out + self.s[1];
+        self.s[1] = self.b[2] * v - self.a[1] * out;
         out
     }
 }
 
-/// Streaming counts: push samples, receive one count per completed epoch.
+/// Streaming counts: push samples, receive one count per completed epoch; or, with
+/// [`CountsAccumulator::sample_count`], each sample's share of the count (for epochs on a clock,
+/// such as the wearable's UTC minutes).
 #[derive(Debug, Clone)]
 pub struct CountsAccumulator {
     high: Biquad,
@@ -94,16 +93,33 @@ impl CountsAccumulator {
         })
     }
 
+    /// The band-passed, rectified deviation of one sample above the dead band (g; 0 inside it).
+    #[inline]
+    fn filtered(&mut self, x: f64, y: f64, z: f64) -> f64 {
+        let vm = (x * x + y * y + z * z).sqrt() - 1.0;
+        let vm = if vm.is_finite() { vm } else { 0.0 };
+        let band = self.low.step(self.high.step(vm)).abs();
+        if band > DEAD_BAND_G { band } else { 0.0 }
+    }
+
+    /// One sample's contribution to its epoch's count (counts); an epoch's count is the sum of
+    /// its samples' contributions, so this equals [`CountsAccumulator::push`] summed over the
+    /// epoch. Epoch bookkeeping is left to the caller.
+    #[inline]
+    pub fn sample_count(&mut self, x: f64, y: f64, z: f64) -> f64 {
+        self.filtered(x, y, z) * self.scale
+    }
+
+    /// The sampling rate this accumulator's filters were designed for.
+    pub fn rate_hz(&self) -> f64 {
+        ACTIGRAPH_HZ / self.scale / COUNT_STEP_G
+    }
+
     /// Adds one sample (g); returns the epoch's count when this sample completes it.
     /// Non-finite samples are treated as rest (0 g deviation) so one glitch cannot poison the filter.
     #[inline]
     pub fn push(&mut self, x: f64, y: f64, z: f64) -> Option<f64> {
-        let vm = (x * x + y * y + z * z).sqrt() - 1.0;
-        let vm = if vm.is_finite() { vm } else { 0.0 };
-        let band = self.low.step(self.high.step(vm)).abs();
-        if band > DEAD_BAND_G {
-            self.sum += band;
-        }
+        self.sum += self.filtered(x, y, z);
         self.in_epoch += 1;
         if self.in_epoch == self.per_epoch {
             let count = self.sum * self.scale;

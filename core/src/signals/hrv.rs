@@ -10,9 +10,10 @@
 //! `len(diff) + 1` denominator (HeartPy divides by the number of differences and uses `ddof = 0`).
 //!
 //! Frequency domain (only when the cleaned series spans ≥ 120 s): RR values at their beat times,
-//! natural cubic spline resampled at 4 Hz, linear detrend, Welch (Hann, 150 s segments or the whole
-//! series if shorter, 50 % overlap, zero-padded to a power of two); LF = 0.04–0.15 Hz and
-//! HF = 0.15–0.40 Hz power in ms² (Task Force 1996 bands).
+//! natural cubic spline resampled at 4 Hz, linear detrend, Welch with NeuroKit2's settings (Hann
+//! segments of half the series, 50 % overlap, zero-padded to twice the segment rounded up to a
+//! power of two); LF = 0.04–0.15 Hz and HF = 0.15–0.40 Hz power in ms² (Task Force 1996 bands),
+//! trapezoid rule over the bins in the band. Within 6 % of NeuroKit2's LF/HF (`docs/signals.md`).
 
 use serde::Serialize;
 
@@ -22,8 +23,6 @@ use super::{SignalError, ensure_finite};
 
 /// Interpolation rate for the spectral estimate (Hz), the usual choice for HRV (Kubios, Task Force).
 const RESAMPLE_HZ: f64 = 4.0;
-/// Welch segment length: 150 s at 4 Hz (Kubios' default window width).
-const WELCH_SEGMENT: usize = 600;
 /// Task Force 1996 frequency bands (Hz).
 const LF_BAND: (f64, f64) = (0.04, 0.15);
 const HF_BAND: (f64, f64) = (0.15, 0.40);
@@ -238,8 +237,10 @@ pub fn frequency_domain(rr_ms: &[f64], min_duration_s: f64) -> Option<FrequencyD
     }
     let mut x = spline_resample(&t, rr_ms, RESAMPLE_HZ);
     detrend_linear(&mut x);
-    let seg = WELCH_SEGMENT.min(x.len());
-    let psd = welch(&x, RESAMPLE_HZ, seg);
+    // NeuroKit2's Welch settings: segments of half the recording (three with 50 % overlap),
+    // zero-padded to twice their length (here: the power of two at or above it).
+    let seg = (x.len() / 2).max(1);
+    let psd = welch(&x, RESAMPLE_HZ, seg, 2 * seg);
     Some(FrequencyDomain {
         lf_ms2: psd.band_power(LF_BAND.0, LF_BAND.1),
         hf_ms2: psd.band_power(HF_BAND.0, HF_BAND.1),

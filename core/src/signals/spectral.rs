@@ -101,25 +101,29 @@ pub struct Psd {
 }
 
 impl Psd {
-    /// Power in `[lo, hi)` Hz: the rectangle sum of the density over the bins in the band.
+    /// Power in `[lo, hi)` Hz: the trapezoid rule over the bins whose frequency is in the band
+    /// (NeuroKit2's `np.trapezoid` over the same bins; no partial bins at the edges).
     pub fn band_power(&self, lo: f64, hi: f64) -> f64 {
-        self.psd
+        let inside: Vec<f64> = self
+            .psd
             .iter()
             .enumerate()
             .filter(|(k, _)| {
                 let f = *k as f64 * self.df;
                 f >= lo && f < hi
             })
-            .map(|(_, p)| p * self.df)
-            .sum()
+            .map(|(_, p)| *p)
+            .collect();
+        inside.windows(2).map(|w| (w[0] + w[1]) / 2.0 * self.df).sum()
     }
 }
 
 /// Welch's method: periodic Hann window of `seg_len` samples, 50 % overlap, each segment mean-removed
-/// and zero-padded to the next power of two, density scaling (units²/Hz), segments averaged.
+/// and zero-padded to `nfft` (a power of two), density scaling (units²/Hz), segments averaged.
+/// `nfft` (rounded up to a power of two, at least `seg_len`) sets the zero padding.
 /// `x` must hold at least `seg_len` samples.
-pub fn welch(x: &[f64], fs: f64, seg_len: usize) -> Psd {
-    let nfft = seg_len.next_power_of_two();
+pub fn welch(x: &[f64], fs: f64, seg_len: usize, nfft: usize) -> Psd {
+    let nfft = nfft.max(seg_len).next_power_of_two();
     let window: Vec<f64> = (0..seg_len)
         .map(|i| 0.5 - 0.5 * (2.0 * PI * i as f64 / seg_len as f64).cos())
         .collect();
@@ -195,7 +199,7 @@ mod tests {
         let x: Vec<f64> = (0..1200)
             .map(|i| amp * (2.0 * PI * 0.25 * i as f64 / fs).sin())
             .collect();
-        let psd = welch(&x, fs, 600);
+        let psd = welch(&x, fs, 600, 600);
         let peak = psd
             .psd
             .iter()

@@ -119,7 +119,8 @@ pub fn shared_insights(conn: &Connection, user: &str) -> Result<Vec<SharedInsigh
 
 // ---- sensor minutes --------------------------------------------------------------------------
 
-/// Per-minute wearable aggregates (units in the names; `None` where the sensor gave nothing).
+/// Per-minute wearable aggregates (units in the names; `None` where the sensor gave nothing): the
+/// output of `wearable::MinuteAggregator` (methods in its module docs) and the `sensor_minutes` row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SensorMinute {
     pub user: String,

@@ -1,4 +1,4 @@
-//! Raw samples → one [`MinuteAggregate`] per user-minute, in bounded memory (sans I/O).
+//! Raw samples → one [`SensorMinute`] per user-minute, in bounded memory (sans I/O).
 //!
 //! Methods, per minute (UTC minute boundaries, reported with the samples' own offset):
 //! - `hr_bpm`: mean of the non-zero heart-rate notifications; without any, 60000 / mean RR of the
@@ -11,29 +11,23 @@
 //!   response); `scr_count`: skin-conductance responses whose onset falls in the minute. A response
 //!   is a rise of ≥ 0.05 µS above the minimum of the preceding 4 s (trough-to-peak, on an EMA with
 //!   a 0.25 s time constant); the detector re-arms once the signal falls from its peak.
-//! - `activity_count`: the minute's integrated ENMO (Euclidean norm minus one g, negatives set to
-//!   0) in milli-g·seconds. Missing samples are missing counts, not zeros.
+//! - `activity_count`: the minute's activity count by `signals::activity`'s method (vector
+//!   magnitude − 1 g, band-pass 0.25–2.5 Hz, rectified, dead band 0.068 g, in ActiGraph-like
+//!   units), so stored minutes can be scored by Cole–Kripke and Sadeh directly. The filter runs
+//!   across packets and restarts at a new rate or a break of more than 1 s in the stream. Missing
+//!   samples are missing counts, not zeros.
 //! - `skin_temp_c`: mean of the minute's samples.
 
 use std::collections::VecDeque;
 
 use chrono::{DateTime, FixedOffset, Offset, Utc};
-use serde::Serialize;
 
 use super::sample::{Reading, SensorEvent, SensorSample};
+use crate::signals::activity::CountsAccumulator;
 
-/// One user-minute of wearable data: the row of the `sensor_minutes` table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MinuteAggregate {
-    pub user: String,
-    pub minute_start: DateTime<FixedOffset>,
-    pub hr_bpm: Option<f64>,
-    pub rmssd_ms: Option<f64>,
-    pub eda_tonic_us: Option<f64>,
-    pub scr_count: Option<u32>,
-    pub activity_count: Option<f64>,
-    pub skin_temp_c: Option<f64>,
-}
+/// One user-minute of wearable data: the row of the `sensor_minutes` table. There is one type for
+/// both the aggregator's output and the store's rows, defined next to its table.
+pub use crate::store::SensorMinute;
 
 /// How much raw data to keep after aggregation (for a short look back, e.g. storing raw samples
 /// briefly); both limits apply. `max_samples == 0` keeps none.
@@ -82,6 +76,9 @@ const MINUTE_MS: i64 = 60_000;
 const RR_MIN_MS: f64 = 250.0;
 const RR_MAX_MS: f64 = 2000.0;
 const RR_MAX_CHANGE: f64 = 0.2;
+/// Acceleration packets starting further than this from where the last one ended restart the
+/// count filter.
+const ACCEL_CONTINUITY_MS: i64 = 1000;
 /// Beats further than this from the previous batch break the successive-difference chain.
 const RR_CONTINUITY_MS: f64 = 3000.0;
 
@@ -97,7 +94,7 @@ struct MinuteAcc {
     eda_sec_sum: [f64; 60],
     eda_sec_n: [u16; 60],
     scr: u32,
-    enmo_mg_s: f64,
+    counts: f64,
     accel_n: u32,
     temp_sum: f64,
     temp_n: u32,
@@ -115,7 +112,7 @@ impl MinuteAcc {
             eda_sec_sum: [0.0; 60],
             eda_sec_n: [0; 60],
             scr: 0,
-            enmo_mg_s: 0.0,
+            counts: 0.0,
             accel_n: 0,
             temp_sum: 0.0,
             temp_n: 0,
@@ -215,6 +212,8 @@ pub struct MinuteAggregator {
     ssd: VecDeque<SsdBucket>,
     last_rr: Option<(i64, f64)>,
     scr: ScrDetector,
+    /// The count filter of the acceleration stream: (rate, expected next sample ms, filter).
+    accel: Option<(f64, i64, CountsAccumulator)>,
     raw: VecDeque<SensorSample>,
     late_samples: u64,
 }
@@ -232,6 +231,7 @@ impl MinuteAggregator {
             latest_ms: i64::MIN,
             last_rr: None,
             scr: ScrDetector::default(),
+            accel: None,
             raw: VecDeque::new(),
             late_samples: 0,
         }
@@ -248,7 +248,7 @@ impl MinuteAggregator {
     }
 
     /// Feeds an event; samples are aggregated, other events ignored.
-    pub fn push_event(&mut self, event: SensorEvent, on_minute: impl FnMut(MinuteAggregate)) {
+    pub fn push_event(&mut self, event: SensorEvent, on_minute: impl FnMut(SensorMinute)) {
         if let SensorEvent::Sample(sample) = event {
             self.push(sample, on_minute);
         }
@@ -256,7 +256,7 @@ impl MinuteAggregator {
 
     /// Feeds one sample. Each minute this sample closes (it ended more than `late_grace_s` before
     /// the sample) is passed to `on_minute`.
-    pub fn push(&mut self, sample: SensorSample, mut on_minute: impl FnMut(MinuteAggregate)) {
+    pub fn push(&mut self, sample: SensorSample, mut on_minute: impl FnMut(SensorMinute)) {
         let start_ms = sample.at.timestamp_millis();
         let offset = *sample.at.offset();
         self.dropped_late = false;
@@ -283,7 +283,7 @@ impl MinuteAggregator {
     }
 
     /// Closes the open minutes that ended more than the grace period before the newest sample.
-    fn close_due(&mut self, on_minute: &mut impl FnMut(MinuteAggregate)) {
+    fn close_due(&mut self, on_minute: &mut impl FnMut(SensorMinute)) {
         let grace_ms = (self.config.late_grace_s.max(0.0) * 1000.0) as i64;
         while let Some(oldest) = self.open.front() {
             let due = (oldest.index + 1) * MINUTE_MS + grace_ms <= self.latest_ms;
@@ -297,7 +297,7 @@ impl MinuteAggregator {
     }
 
     /// Closes the open minutes (at the end of a stream), oldest first.
-    pub fn finish(&mut self) -> Vec<MinuteAggregate> {
+    pub fn finish(&mut self) -> Vec<SensorMinute> {
         let open = std::mem::take(&mut self.open);
         open.into_iter().map(|acc| self.close(acc)).collect()
     }
@@ -427,33 +427,49 @@ impl MinuteAggregator {
             return;
         }
         let n = x.len().min(y.len()).min(z.len());
-        let point_ms = |i: usize| start_ms + (i as f64 * 1000.0 / hz) as i64;
-        let enmo = |i: usize| {
-            let norm = (x[i] * x[i] + y[i] * y[i] + z[i] * z[i]).sqrt();
-            norm.is_finite()
-                .then(|| (norm - 1.0).max(0.0) * 1000.0 / hz)
-        };
-        if n > 0 && start_ms.div_euclid(MINUTE_MS) == point_ms(n - 1).div_euclid(MINUTE_MS) {
-            // The usual case: the whole batch is in one minute, so look the minute up once.
-            let (sum, count) = (0..n)
-                .filter_map(enmo)
-                .fold((0.0, 0u32), |(s, c), e| (s + e, c + 1));
-            let acc = self.minute_for(start_ms, offset);
-            acc.enmo_mg_s += sum;
-            acc.accel_n += count;
+        if n == 0 {
             return;
         }
-        for i in 0..n {
-            let e = enmo(i);
-            let acc = self.minute_for(point_ms(i), offset);
-            if let Some(e) = e {
-                acc.enmo_mg_s += e;
-                acc.accel_n += 1;
+        // The count filter runs across packets; a new rate or a break in the stream restarts it.
+        let continuous = self.accel.as_ref().is_some_and(|(rate, next_ms, _)| {
+            *rate == hz && (start_ms - next_ms).abs() <= ACCEL_CONTINUITY_MS
+        });
+        if !continuous {
+            match CountsAccumulator::new(hz, 60.0) {
+                Ok(filter) => self.accel = Some((hz, start_ms, filter)),
+                Err(_) => {
+                    self.accel = None;
+                    return;
+                }
             }
+        }
+        let step_ms = 1000.0 / hz;
+        let point_ms = |i: usize| start_ms + (i as f64 * step_ms) as i64;
+        let end_ms = point_ms(n - 1);
+        let Some((_, next_ms, filter)) = self.accel.as_mut() else {
+            return;
+        };
+        *next_ms = start_ms + (n as f64 * step_ms) as i64;
+        if start_ms.div_euclid(MINUTE_MS) == end_ms.div_euclid(MINUTE_MS) {
+            // The usual case: the whole batch is in one minute, so look the minute up once.
+            let mut sum = 0.0;
+            for ((&x, &y), &z) in x[..n].iter().zip(&y[..n]).zip(&z[..n]) {
+                sum += filter.sample_count(x, y, z);
+            }
+            let acc = self.minute_for(start_ms, offset);
+            acc.counts += sum;
+            acc.accel_n += n as u32;
+            return;
+        }
+        let counts: Vec<f64> = (0..n).map(|i| filter.sample_count(x[i], y[i], z[i])).collect();
+        for (i, c) in counts.into_iter().enumerate() {
+            let acc = self.minute_for(point_ms(i), offset);
+            acc.counts += c;
+            acc.accel_n += 1;
         }
     }
 
-    fn close(&mut self, acc: MinuteAcc) -> MinuteAggregate {
+    fn close(&mut self, acc: MinuteAcc) -> SensorMinute {
         let minute_start = DateTime::from_timestamp_millis(acc.index * MINUTE_MS)
             .map(|utc| utc.with_timezone(&acc.offset))
             .unwrap_or_default();
@@ -465,14 +481,14 @@ impl MinuteAggregator {
             None
         };
         let has_eda = acc.eda_sec_n.iter().any(|&n| n > 0);
-        MinuteAggregate {
+        SensorMinute {
             user: self.user.clone(),
             minute_start,
             hr_bpm,
             rmssd_ms: self.rmssd(acc.index),
             eda_tonic_us: has_eda.then(|| median_of_seconds(&acc)).flatten(),
             scr_count: has_eda.then_some(acc.scr),
-            activity_count: (acc.accel_n > 0).then_some(acc.enmo_mg_s),
+            activity_count: (acc.accel_n > 0).then_some(acc.counts),
             skin_temp_c: (acc.temp_n > 0).then(|| acc.temp_sum / f64::from(acc.temp_n)),
         }
     }

@@ -94,7 +94,7 @@ pub async fn scan(duration: Duration) -> Result<Vec<DiscoveredDevice>, SourceErr
             migru_service: props.services.contains(&uuids::MIGRU_SERVICE),
         });
     }
-    found.sort_by(|a, b| b.rssi_dbm.cmp(&a.rssi_dbm));
+    found.sort_by_key(|d| std::cmp::Reverse(d.rssi_dbm));
     Ok(found)
 }
 

@@ -109,7 +109,7 @@ fn parse_rr(rest: &[u8]) -> Result<Vec<u16>, PacketError> {
             needed: 2,
         });
     }
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(PacketError::TrailingBytes {
             what: HRM,
             extra: 1,

@@ -1,7 +1,7 @@
 //! Wearable ingest: BLE packet parsers, sensor sources behind one trait, per-minute aggregation.
 //!
 //! ```text
-//! SensorSource (BLE | replay | simulator) ──SensorEvent──► MinuteAggregator ──► MinuteAggregate
+//! SensorSource (BLE | replay | simulator) ──SensorEvent──► MinuteAggregator ──► SensorMinute
 //!        └─ BLE: notification bytes ─► Decoder (parsers, drop counters, sequence gaps)
 //! ```
 //!
@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod ble;
 pub mod decoder;
 pub mod gatt;
+pub mod ingest;
 pub mod migru;
 pub mod packet;
 pub mod replay;
@@ -22,9 +23,10 @@ pub mod simulate;
 pub mod source;
 pub mod uuids;
 
-pub use aggregate::{AggregatorConfig, MinuteAggregate, MinuteAggregator, RawRetention};
+pub use aggregate::{AggregatorConfig, SensorMinute, MinuteAggregator, RawRetention};
 pub use decoder::{Decoder, IngestStats, SeqOutcome, SequenceTracker};
 pub use gatt::{HeartRateMeasurement, SensorContact};
+pub use ingest::{IngestConfig, IngestError, IngestSummary, StoreSink, detect_sleep};
 pub use migru::{Channel, MigruPacket, Samples};
 pub use packet::{DropCounters, DropReason, PacketError};
 pub use replay::ReplaySource;

@@ -83,9 +83,11 @@ impl SensorSample {
     /// The import-format record for this sample, if the contract has a kind for it.
     ///
     /// Heart rate, RR, EDA and acceleration map to `hr`, `rr`, `eda`, `accel`. Battery level and
-    /// skin temperature have no record kind yet, so they return `None`.
+    /// skin temperature have no record kind yet, so they return `None`; so does a heart rate
+    /// outside the record format's 20–300 bpm (a band reports 0 while it has no skin contact).
     pub fn to_record(&self, user: &str) -> Option<Record> {
         let body = match &self.reading {
+            Reading::HeartRate { bpm, .. } if !(20.0..=300.0).contains(bpm) => return None,
             Reading::HeartRate { bpm, .. } => Body::Hr { bpm: *bpm },
             Reading::Rr { rr_ms } => Body::Rr {
                 rr_ms: rr_ms.clone(),

@@ -144,7 +144,7 @@ impl Default for Backoff {
             Duration::from_secs(1),
             Duration::from_secs(60),
             2.0,
-            0x6d69_6772_75,
+            0x006d_6967_7275,
         )
     }
 }

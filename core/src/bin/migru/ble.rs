@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use migru_core::event::{LOCAL_USER, encode_line};
 use migru_core::wearable::ble::{BleConfig, BleSource, first_adapter, scan};
-use migru_core::wearable::{IngestStats, SensorEvent, SensorStream};
+use migru_core::wearable::{IngestConfig, IngestStats, IngestSummary, SensorEvent, SensorStream, StoreSink};
 use serde::Serialize;
 
 use crate::Global;
@@ -45,6 +45,10 @@ enum BleCommand {
         /// The `user` of the records (default: the local child).
         #[arg(long, default_value = LOCAL_USER)]
         user: String,
+        /// Also aggregate the samples into the database's per-minute rows and detected sleep
+        /// (raw samples are not stored; see `migru wearable`).
+        #[arg(long)]
+        store: bool,
     },
 }
 
@@ -61,7 +65,8 @@ pub fn run(global: &Global, args: BleArgs) -> anyhow::Result<()> {
                 seconds,
                 out,
                 user,
-            } => record_command(global, device, seconds, out, &user).await,
+                store,
+            } => record_command(global, device, seconds, out, &user, store).await,
         }
     })
 }
@@ -95,6 +100,9 @@ struct RecordSummary {
     samples_not_recorded: u64,
     connections: u64,
     ingest: IngestStats,
+    /// With `--store`: what went into the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored: Option<IngestSummary>,
 }
 
 async fn record_command(
@@ -103,8 +111,13 @@ async fn record_command(
     seconds: Option<u64>,
     out: Option<PathBuf>,
     user: &str,
+    store: bool,
 ) -> anyhow::Result<()> {
     first_adapter().await?;
+    let companion = if store { Some(crate::data::open(global)?) } else { None };
+    let mut minutes = companion
+        .as_ref()
+        .map(|c| StoreSink::new(c.store(), user, IngestConfig::default()));
     let mut sink: Box<dyn Write> = match &out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -123,7 +136,13 @@ async fn record_command(
             None => stream.next().await,
         };
         let Some(event) = next else { break };
+        if let (Some(minutes), SensorEvent::Sample(sample)) = (minutes.as_mut(), &event) {
+            minutes.push(sample.clone()).context("storing minutes")?;
+        }
         handle(event, user, &mut sink, &mut summary)?;
+    }
+    if let Some(minutes) = minutes {
+        summary.stored = Some(minutes.finish().context("storing minutes")?);
     }
     sink.flush().context("writing records")?;
     drop(sink);
@@ -188,5 +207,11 @@ fn report(global: &Global, records_in_file: bool, s: &RecordSummary) -> anyhow::
         s.ingest.gaps,
         s.ingest.missing_packets,
     );
+    if let Some(stored) = &s.stored {
+        eprintln!(
+            "migru: {} minutes and {} sleep episodes stored",
+            stored.minutes_stored, stored.sleep_episodes_stored
+        );
+    }
     Ok(())
 }

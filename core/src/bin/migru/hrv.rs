@@ -1,9 +1,12 @@
-//! `migru hrv`: heart-rate variability of an RR-interval file (one interval in ms per line).
+//! `migru hrv`: heart-rate variability of an RR-interval file (one interval in ms per line), or
+//! without a file of the RR intervals stored in the database: the `--minutes` (default 5) ending
+//! at the newest `rr` record, from the last gap on (`migru_core::readings`).
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use migru_core::signals::hrv::{HrvOptions, HrvSummary, hrv};
+use migru_core::readings::recent_hrv;
 use migru_core::signals::series::parse_series;
 
 use crate::Global;
@@ -14,13 +17,17 @@ pub struct HrvArgs {
     /// RR intervals, one per line in milliseconds (`#` comments and blank lines allowed).
     #[arg(long)]
     pub rr_file: Option<PathBuf>,
+    /// Without `--rr-file`: the minutes of stored RR intervals, ending at the newest `rr` record.
+    #[arg(long, default_value_t = 5)]
+    pub minutes: u32,
+    /// Without `--rr-file`: whose RR intervals (default: the local child).
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 pub fn run(global: &Global, args: HrvArgs) -> anyhow::Result<()> {
     let Some(path) = args.rr_file else {
-        bail!(
-            "reading RR intervals from the database is not available yet: pass --rr-file FILE (one RR interval in ms per line)"
-        );
+        return from_database(global, &args);
     };
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -32,6 +39,25 @@ pub fn run(global: &Global, args: HrvArgs) -> anyhow::Result<()> {
     } else {
         print_prose(&summary)
     }
+}
+
+fn from_database(global: &Global, args: &HrvArgs) -> anyhow::Result<()> {
+    let mut companion = crate::data::open(global)?;
+    if let Some(user) = &args.user {
+        companion = companion.for_user(user)?;
+    }
+    let stored = recent_hrv(companion.store(), companion.user(), args.minutes, &HrvOptions::default())?;
+    if global.json {
+        return print_json(&stored);
+    }
+    println!(
+        "RR intervals from {} to {} ({} records{})",
+        stored.window.from,
+        stored.window.to,
+        stored.window.records,
+        if stored.window.gaps > 0 { ", after the last gap" } else { "" }
+    );
+    print_prose(&stored.summary)
 }
 
 fn print_prose(s: &HrvSummary) -> anyhow::Result<()> {

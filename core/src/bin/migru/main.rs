@@ -11,6 +11,7 @@ mod ble;
 mod chat;
 mod data;
 mod demo;
+mod forecast;
 mod generate;
 mod hrv;
 mod insights;
@@ -18,7 +19,9 @@ mod model;
 mod output;
 mod patterns;
 mod simulate;
+mod sleep;
 mod sync;
+mod wearable;
 
 /// Options every subcommand shares.
 #[derive(Debug, clap::Args)]
@@ -58,7 +61,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Talk with Migru (streams the model's reply; templates without a model).
     Chat(chat::ChatArgs),
-    /// Heart-rate variability of RR intervals (`--rr-file`; `--json`: n_beats, sdnn_ms, rmssd_ms, …).
+    /// Heart-rate variability of RR intervals (`--rr-file`, or the newest stored 5 minutes; `--json`: n_beats, sdnn_ms, rmssd_ms, …).
     Hrv(hrv::HrvArgs),
     /// Sleep/wake labels of 60 s activity counts by Cole–Kripke or Sadeh (before rescoring).
     Actigraphy(actigraphy::ActigraphyArgs),
@@ -76,6 +79,12 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Push this device's outbox to the family server and pull its changes.
     Sync(sync::SyncArgs),
+    /// Sleep episodes and the chronotype (MSFsc, social jet lag) from the database.
+    Sleep(sleep::SleepArgs),
+    /// Store the band's per-minute aggregates and detected sleep from a recording or the simulator.
+    Wearable(wearable::WearableArgs),
+    /// The next 24 h: stress, sleep timing and the migraine-risk outlook (patterns + weather).
+    Forecast(forecast::ForecastArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -100,6 +109,9 @@ fn main() -> std::process::ExitCode {
         Command::Insights(args) => insights::run(global, args),
         Command::Simulate(args) => simulate::run(global, args),
         Command::Sync(args) => sync::run(global, args),
+        Command::Sleep(args) => sleep::run(global, args),
+        Command::Wearable(args) => wearable::run(global, args),
+        Command::Forecast(args) => forecast::run(global, args),
     };
     output::finish(result)
 }
