@@ -9,12 +9,13 @@ use std::io::{BufRead, Write};
 use serde::Serialize;
 
 use crate::event::{decode_line, encode_line};
-use crate::store::{Appended, EventFilter, Store, StoreError};
+use crate::store::{Appended, EventFilter, PreparedRecord, Store, StoreError};
 
 /// Lines longer than this are skipped unread (a record with an hour of 32 Hz samples is ~3 MB).
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-/// Records stored per transaction.
-const BATCH: usize = 5_000;
+/// Records stored per transaction. Larger batches write each hot index page to the WAL fewer
+/// times; 20,000 sample records are about 6 MB in memory.
+const BATCH: usize = 20_000;
 /// Line errors kept in the report (the count of skipped lines is always complete).
 pub const MAX_REPORTED_ERRORS: usize = 100;
 
@@ -91,7 +92,7 @@ pub fn import_jsonl(
 /// A run of consecutive lines: the valid records and the lines refused while decoding.
 #[derive(Default)]
 struct ParsedBatch {
-    records: Vec<crate::event::Record>,
+    records: Vec<PreparedRecord>,
     line_numbers: Vec<u64>,
     refused: Vec<LineError>,
 }
@@ -111,7 +112,7 @@ fn parse_batches(mut input: impl BufRead, send: &std::sync::mpsc::SyncSender<Par
             LineRead::Line if buf.iter().all(u8::is_ascii_whitespace) => {}
             LineRead::Line => match decode_line(&buf) {
                 Ok(record) => {
-                    batch.records.push(record);
+                    batch.records.push(PreparedRecord::new(record));
                     batch.line_numbers.push(line_no);
                 }
                 Err(error) => refuse(&mut batch, error.reason().to_owned()),
@@ -126,7 +127,7 @@ fn parse_batches(mut input: impl BufRead, send: &std::sync::mpsc::SyncSender<Par
 }
 
 fn store_batch(store: &Store, batch: ParsedBatch, report: &mut ImportReport) -> Result<(), StoreError> {
-    let outcomes = if batch.records.is_empty() { Vec::new() } else { store.append_batch(&batch.records)? };
+    let outcomes = if batch.records.is_empty() { Vec::new() } else { store.append_prepared(&batch.records)? };
     let mut refused = batch.refused;
     for (outcome, line) in outcomes.into_iter().zip(batch.line_numbers) {
         match outcome {

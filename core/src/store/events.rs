@@ -36,10 +36,35 @@ pub struct EventFilter {
     pub after_seq: Option<i64>,
 }
 
+/// A record with its id and stored payload already worked out: the CPU part of an append, which
+/// an import does on its decoding thread so the writer only writes.
+#[derive(Debug, Clone)]
+pub struct PreparedRecord {
+    pub record: Record,
+    id: Uuid,
+    payload: String,
+}
+
+impl PreparedRecord {
+    /// Assigns the content id where the record has none, and encodes the payload.
+    pub fn new(record: Record) -> Self {
+        let id = record.id.unwrap_or_else(|| content_id(&record));
+        let payload = encode_payload(&record);
+        PreparedRecord { record, id, payload }
+    }
+}
+
 /// Inserts one record (assigning its content id if it has none) and its derived rows.
 pub fn insert(conn: &Connection, record: &Record, now_ms: i64) -> Result<Appended, StoreError> {
     let id = record.id.unwrap_or_else(|| content_id(record));
-    let payload = encode_payload(record);
+    insert_with(conn, record, id, &encode_payload(record), now_ms)
+}
+
+pub fn insert_prepared(conn: &Connection, prepared: &PreparedRecord, now_ms: i64) -> Result<Appended, StoreError> {
+    insert_with(conn, &prepared.record, prepared.id, &prepared.payload, now_ms)
+}
+
+fn insert_with(conn: &Connection, record: &Record, id: Uuid, payload: &str, now_ms: i64) -> Result<Appended, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events (id, user_id, kind, ts_ms, utc_offset_min, payload, recorded_ms)
@@ -55,7 +80,7 @@ pub fn insert(conn: &Connection, record: &Record, now_ms: i64) -> Result<Appende
             now_ms
         ])?;
     if inserted == 0 {
-        return same_as_stored(conn, id, record, &payload);
+        return same_as_stored(conn, id, record, payload);
     }
     let seq = conn.last_insert_rowid();
     insert_derived(conn, seq, record)?;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 use uuid::Uuid;
 
-pub use events::{Appended, EventFilter, StoredEvent};
+pub use events::{Appended, EventFilter, PreparedRecord, StoredEvent};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use sql::APPLICATION_ID;
 pub use pulled::{AdapterRecord, AdapterStatus, PulledChange};
@@ -94,6 +94,12 @@ impl Store {
     pub fn append_batch(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
         let now = now_ms();
         self.db.write(|tx| records.iter().map(|r| events::insert(tx, r, now)).collect())
+    }
+
+    /// Like [`Store::append_batch`] for records prepared beforehand (off the writer's thread).
+    pub fn append_prepared(&self, records: &[PreparedRecord]) -> Result<Vec<Appended>, StoreError> {
+        let now = now_ms();
+        self.db.write(|tx| records.iter().map(|r| events::insert_prepared(tx, r, now)).collect())
     }
 
     /// Streams matching events in arrival order.
