@@ -19,6 +19,8 @@ enum Command {
     /// Write confounded data with a known effect (validation of `causal`).
     #[command(hide = true)]
     CausalGenerate(migru_server::cli::causal::GenerateArgs),
+    /// Pretrain the recommendation model and write its model folder.
+    TrainBase(migru_server::cli::train::TrainBaseArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => migru_server::cli::serve::run(&args),
         Command::Causal(args) => migru_server::cli::causal::run(&args),
         Command::CausalGenerate(args) => migru_server::cli::causal::generate(&args),
+        Command::TrainBase(args) => migru_server::cli::train::run_train_base(&args),
     };
     migru_server::cli::finish(result)
 }

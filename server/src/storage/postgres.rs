@@ -15,6 +15,8 @@ use super::migrations::{self, POSTGRES};
 use super::sqlite::feedback_ack_body;
 use super::*;
 
+mod training;
+
 /// Advisory lock key held while migrating ("MGRU" + 1).
 const MIGRATION_LOCK: i64 = 0x4D47_5255_0001;
 

@@ -12,6 +12,8 @@ use uuid::Uuid;
 use super::migrations::{self, SQLITE};
 use super::*;
 
+mod training;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
