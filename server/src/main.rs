@@ -21,6 +21,11 @@ enum Command {
     CausalGenerate(migru_server::cli::causal::GenerateArgs),
     /// Pretrain the recommendation model and write its model folder.
     TrainBase(migru_server::cli::train::TrainBaseArgs),
+    /// Retrain one family's recommendation adapter now (one job, with progress).
+    Retrain(migru_server::cli::train::RetrainArgs),
+    /// Simulated parents: does retraining raise the thumbs-up rate?
+    #[command(hide = true)]
+    TrainProof(migru_server::cli::train::ProofArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +36,8 @@ fn main() -> std::process::ExitCode {
         Command::Causal(args) => migru_server::cli::causal::run(&args),
         Command::CausalGenerate(args) => migru_server::cli::causal::generate(&args),
         Command::TrainBase(args) => migru_server::cli::train::run_train_base(&args),
+        Command::Retrain(args) => migru_server::cli::train::run_retrain(&args),
+        Command::TrainProof(args) => migru_server::cli::train::run_proof(&args),
     };
     migru_server::cli::finish(result)
 }

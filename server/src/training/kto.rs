@@ -33,12 +33,14 @@ pub struct KtoConfig {
     pub steps: usize,
     /// Examples per step (all of them when there are fewer).
     pub batch_size: usize,
+    /// Re-estimate the KL reference point every this many steps (it carries no gradient).
+    pub kl_every: usize,
     pub seed: u64,
 }
 
 impl Default for KtoConfig {
     fn default() -> Self {
-        Self { beta: 0.1, desirable_ratio: 1.0, rank: 4, alpha: 8.0, learning_rate: 1e-2, steps: 60, batch_size: 32, seed: 7 }
+        Self { beta: 0.5, desirable_ratio: 1.0, rank: 4, alpha: 8.0, learning_rate: 3e-2, steps: 40, batch_size: 32, kl_every: 4, seed: 7 }
     }
 }
 
@@ -114,13 +116,16 @@ pub fn train(
     let mut rng = Rng::new(config.seed);
     let batch = config.batch_size.clamp(1, n);
     let mut losses = Vec::with_capacity(config.steps);
+    let mut z = 0.0f64;
     for step in 0..config.steps {
         let idx: Vec<usize> = if batch == n { (0..n).collect() } else { (0..batch).map(|_| (rng.next_u64() % n as u64) as usize).collect() };
         let seqs: Vec<&Sequence> = idx.iter().map(|&i| &examples[i].seq).collect();
         let kl_seqs: Vec<&Sequence> = idx.iter().map(|&i| &mismatched[i]).collect();
-        // Reference point: detached, clamped at zero.
-        let kl_policy: Vec<f32> = sequence_logprobs(base, Some(&lora), &kl_seqs)?.detach().to_vec1()?;
-        let z = (idx.iter().zip(&kl_policy).map(|(&i, p)| (p - ref_kl[i]) as f64).sum::<f64>() / idx.len() as f64).max(0.0);
+        // Reference point: detached, clamped at zero, refreshed every `kl_every` steps.
+        if step % config.kl_every.max(1) == 0 {
+            let kl_policy: Vec<f32> = sequence_logprobs(base, Some(&lora), &kl_seqs)?.detach().to_vec1()?;
+            z = (idx.iter().zip(&kl_policy).map(|(&i, p)| (p - ref_kl[i]) as f64).sum::<f64>() / idx.len() as f64).max(0.0);
+        }
         let policy = sequence_logprobs(base, Some(&lora), &seqs)?;
         let reference = Tensor::from_vec(idx.iter().map(|&i| ref_lp[i]).collect::<Vec<_>>(), idx.len(), policy.device())?;
         let reward = (policy - reference)?;

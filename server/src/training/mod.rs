@@ -14,6 +14,7 @@ pub mod job;
 pub mod kto;
 pub mod model;
 pub mod pretrain;
+pub mod simulate;
 pub mod tokenize;
 
 pub use job::{JOB_KIND, RetrainOutcome, RetrainProgress, TrainingSettings, on_feedback, retrain_now, run_job, run_retrain_job};
