@@ -212,7 +212,8 @@ async fn publish(storage: &dyn Storage, family_id: Uuid, meta: &AdapterMeta) -> 
     Ok(())
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// The wall clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

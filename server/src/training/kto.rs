@@ -40,7 +40,7 @@ pub struct KtoConfig {
 
 impl Default for KtoConfig {
     fn default() -> Self {
-        Self { beta: 0.5, desirable_ratio: 1.0, rank: 4, alpha: 8.0, learning_rate: 3e-2, steps: 40, batch_size: 32, kl_every: 4, seed: 7 }
+        Self { beta: 0.5, desirable_ratio: 1.0, rank: 4, alpha: 8.0, learning_rate: 2e-2, steps: 40, batch_size: 32, kl_every: 4, seed: 7 }
     }
 }
 

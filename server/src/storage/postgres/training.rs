@@ -12,7 +12,7 @@ const ADAPTER_LOCK: i64 = 0x4D47_5255_0002;
 fn adapter_meta(row: &tokio_postgres::Row) -> Result<AdapterMeta> {
     Ok(AdapterMeta {
         version: row.get(0),
-        model_version: row.get(1),
+        model_version: i32::try_from(row.get::<_, i64>(1)).map_err(|_| crate::storage::StorageError::Corrupt("adapter model_version out of range".into()))?,
         sha256: row.get(2),
         size_bytes: row.get(3),
         feedback_count: row.get(4),
@@ -102,7 +102,7 @@ impl TrainingStore for PostgresStore {
         tx.execute(
             "INSERT INTO adapters (family_id, version, model_version, sha256, size_bytes, data, feedback_count, state, created_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
-            &[&family, &version, &a.model_version, &a.sha256, &size, &a.bytes, &a.feedback_count, &now_ms],
+            &[&family, &version, &i64::from(a.model_version), &a.sha256, &size, &a.bytes, &a.feedback_count, &now_ms],
         )
         .await?;
         tx.commit().await?;
