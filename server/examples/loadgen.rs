@@ -1,10 +1,17 @@
 //! Load generator: a real server on loopback, `DEVICES` child devices (one family each) pushing
-//! pre-built batches concurrently. Reports push throughput and request-latency percentiles.
+//! pre-built batches concurrently over HTTP/1.1 keep-alive connections.
 //!
-//!     cargo run --release -p migru-server --example loadgen -- [DATABASE_URL] [DEVICES] [BATCH] [BATCHES_PER_DEVICE]
+//!     cargo run --release -p migru-server --example loadgen -- DATABASE_URL DEVICES BATCH PUSHES MODE [INTERVAL_MS]
 //!
-//! DATABASE_URL defaults to a fresh SQLite file; pass `postgres://…` for PostgreSQL (use an
-//! empty database or schema). Latency is measured per push request, client side, on loopback.
+//! `DATABASE_URL`: `sqlite` for a fresh SQLite file, or `postgres://…` (an empty database or
+//! schema). Two modes, reported separately because they answer different questions:
+//!
+//! - `saturate`: every device pushes back to back, so the server is always busy. The result is
+//!   the **saturation throughput** (records/s); latencies here are queueing time, not service.
+//! - `paced`: every device pushes one batch every `INTERVAL_MS` (random phase per device), an
+//!   **offered load** of DEVICES × BATCH / INTERVAL records/s. Latency is measured from each
+//!   push's scheduled send time, so a server that falls behind is charged for the wait
+//!   (no coordinated omission).
 
 use std::time::{Duration, Instant};
 
@@ -15,10 +22,15 @@ use serde_json::json;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let dir = tempfile::tempdir()?;
-    let url = args.get(1).cloned().unwrap_or_else(|| format!("sqlite:{}", dir.path().join("load.db").display()));
+    let url = match args.get(1).map(String::as_str) {
+        None | Some("sqlite") => format!("sqlite:{}", dir.path().join("load.db").display()),
+        Some(other) => other.to_owned(),
+    };
     let devices: usize = args.get(2).map_or(Ok(64), |s| s.parse())?;
     let batch: usize = args.get(3).map_or(Ok(1000), |s| s.parse())?;
-    let batches: usize = args.get(4).map_or(Ok(10), |s| s.parse())?;
+    let pushes: usize = args.get(4).map_or(Ok(10), |s| s.parse())?;
+    let paced = args.get(5).is_some_and(|m| m == "paced");
+    let interval = Duration::from_millis(args.get(6).map_or(Ok(1000), |s| s.parse())?);
 
     let store = migru_server::storage::open(&url).await?;
     let limits = Limits { device_rate_per_s: 1e6, device_burst: 1e6, anonymous_per_min: 1e6, ..Limits::default() };
@@ -42,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let bodies: Vec<Vec<String>> = (0..devices)
         .map(|_| {
-            (0..batches)
+            (0..pushes)
                 .map(|_| {
                     let records: Vec<_> = (0..batch)
                         .map(|i| {
@@ -60,13 +72,18 @@ async fn main() -> anyhow::Result<()> {
     let tasks: Vec<_> = tokens
         .into_iter()
         .zip(bodies)
-        .map(|(token, bodies)| {
+        .enumerate()
+        .map(|(d, (token, bodies))| {
             let (http, base) = (http.clone(), base.clone());
+            // Spread the devices' phases evenly over one interval.
+            let phase = interval.mul_f64(d as f64 / devices as f64);
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(bodies.len());
                 let mut accepted = 0usize;
-                for body in bodies {
-                    let sent = Instant::now();
+                let first = Instant::now() + if paced { phase } else { Duration::ZERO };
+                for (k, body) in bodies.into_iter().enumerate() {
+                    let scheduled = if paced { first + interval * k as u32 } else { Instant::now() };
+                    tokio::time::sleep_until(scheduled.into()).await;
                     let reply: serde_json::Value = http
                         .post(format!("{base}/v1/sync/push"))
                         .header("migru-protocol", "1")
@@ -77,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
                         .await?
                         .json()
                         .await?;
-                    latencies.push(sent.elapsed());
+                    latencies.push(scheduled.elapsed());
                     accepted += reply["accepted"].as_array().map_or(0, Vec::len);
                 }
                 anyhow::Ok((latencies, accepted))
@@ -95,13 +112,23 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
     let backend = if url.starts_with("sqlite") { "sqlite" } else { "postgres" };
+    let mode = if paced {
+        format!(
+            "paced (offered {:.0} records/s: one push of {batch} per device every {} ms)",
+            (devices * batch) as f64 / interval.as_secs_f64(),
+            interval.as_millis()
+        )
+    } else {
+        "saturate (back to back)".to_owned()
+    };
     println!(
-        "{backend}: {devices} devices x {batches} pushes x {batch} records: {accepted} accepted in {:.2} s = {:.0} records/s; \
-         push latency n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        "{backend} {mode}: {devices} devices x {pushes} pushes x {batch} records: {accepted} accepted in {:.2} s = {:.0} records/s; \
+         push latency n={} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
         elapsed.as_secs_f64(),
         accepted as f64 / elapsed.as_secs_f64(),
         latencies.len(),
         pct(0.50).as_secs_f64() * 1e3,
+        pct(0.90).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
     );

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,5 +50,35 @@ pub async fn serve(
             shutdown.await;
             hub.close();
         })
+        .await
+}
+
+/// Serves HTTPS (rustls, ring) on `listener` with the PEM certificate chain and key until
+/// `shutdown` resolves, then lets in-flight requests finish for up to `grace`.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    state: AppState,
+    cert: &Path,
+    key: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    // ring, not aws-lc-rs: nothing beyond a C compiler needed to build. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("loading TLS certificate {} and key {}: {e}", cert.display(), key.display()))
+    })?;
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::new();
+    let hub = state.alerts.clone();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        hub.close();
+        on_signal.graceful_shutdown(Some(grace));
+    });
+    axum_server::from_tcp_rustls(listener, config)
+        .handle(handle)
+        .serve(app(state).into_make_service_with_connect_info::<SocketAddr>())
         .await
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod state;
 pub mod storage;
 

@@ -108,6 +108,8 @@ pub struct AppState {
     pub device_limiter: Arc<RateLimiter<uuid::Uuid>>,
     pub anonymous_limiter: Arc<RateLimiter<std::net::IpAddr>>,
     pub alerts: AlertHub,
+    /// Schedules a family's causal analysis after its pushes.
+    pub analysis: Arc<crate::jobs::AnalysisScheduler>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -125,6 +127,13 @@ impl AppState {
             limits: Arc::new(limits),
             clock: Clock::default(),
             alerts: AlertHub::default(),
+            analysis: Arc::default(),
         }
+    }
+
+    /// How long after a family's push its analysis runs (one analysis per burst of pushes).
+    pub fn with_analysis_delay(mut self, delay: std::time::Duration) -> Self {
+        self.analysis = Arc::new(crate::jobs::AnalysisScheduler::new(delay));
+        self
     }
 }

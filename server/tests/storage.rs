@@ -153,7 +153,7 @@ async fn jobs_are_claimed_once(store: Arc<dyn Storage>) {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while let Some(job) = store.claim_job(&format!("w{w}"), NOW, 60_000).await.unwrap() {
+                while let Some(job) = store.claim_job(&format!("w{w}"), KINDS, NOW, 60_000).await.unwrap() {
                     mine.push(job.id);
                 }
                 mine
@@ -168,13 +168,75 @@ async fn jobs_are_claimed_once(store: Arc<dyn Storage>) {
     assert_eq!(claimed.iter().copied().collect::<HashSet<_>>(), enqueued);
     // A failed job returns to the queue after a backoff; an expired lease is reclaimed.
     let first = *claimed.iter().min().unwrap();
-    store.finish_job(first, Err("boom".into()), NOW).await.unwrap();
-    assert_eq!(store.claim_job("w", NOW, 60_000).await.unwrap(), None, "backoff not over, leases held");
-    let retried = store.claim_job("w", NOW + 2_001, 60_000).await.unwrap().unwrap();
+    assert!(!store.finish_job(first, "not-the-holder", Ok(()), NOW).await.unwrap(), "only the holder reports");
+    // Whichever worker holds it reports the failure.
+    let mut finished = false;
+    for w in 0..8 {
+        finished |= store.finish_job(first, &format!("w{w}"), Err("boom".into()), NOW).await.unwrap();
+    }
+    assert!(finished);
+    assert_eq!(store.claim_job("w", KINDS, NOW, 60_000).await.unwrap(), None, "backoff not over, leases held");
+    let retried = store.claim_job("w", KINDS, NOW + 2_001, 60_000).await.unwrap().unwrap();
     assert_eq!((retried.id, retried.attempts), (first, 2));
-    store.finish_job(retried.id, Ok(()), NOW + 2_002).await.unwrap();
-    let expired = store.claim_job("w", NOW + 61_000, 60_000).await.unwrap().unwrap();
+    assert!(store.finish_job(retried.id, "w", Ok(()), NOW + 2_002).await.unwrap());
+    let expired = store.claim_job("taker", KINDS, NOW + 61_000, 60_000).await.unwrap().unwrap();
     assert_ne!(expired.id, first);
+    // The old holder's late report is dropped; the new holder's counts.
+    let old_holder = (0..8).map(|w| format!("w{w}")).collect::<Vec<_>>();
+    for w in &old_holder {
+        assert!(!store.finish_job(expired.id, w, Ok(()), NOW + 61_001).await.unwrap());
+    }
+    assert!(store.finish_job(expired.id, "taker", Ok(()), NOW + 61_002).await.unwrap());
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.done, counts.running, counts.queued, counts.failed), (2, 18, 0, 0), "{counts:?}");
+    // Kinds a worker does not know stay queued for one that does.
+    store.enqueue_job("from_the_future", None, "{}", NOW).await.unwrap();
+    assert_eq!(store.claim_job("w", KINDS, NOW + 3_000, 60_000).await.unwrap(), None);
+    assert!(store.claim_job("w", &["from_the_future"], NOW + 3_000, 60_000).await.unwrap().is_some());
+}
+
+const KINDS: &[&str] = &["analysis"];
+
+async fn waiting_jobs_are_deduplicated(store: Arc<dyn Storage>) {
+    let family_id = Uuid::now_v7();
+    let first = store.enqueue_job_once("analysis", Some(family_id), "a:1", "{}", NOW).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(store.enqueue_job_once("analysis", Some(family_id), "a:1", "{}", NOW).await.unwrap(), None);
+    assert!(store.enqueue_job_once("analysis", None, "a:2", "{}", NOW).await.unwrap().is_some(), "other key");
+    // Once the job runs, new data schedules the next run.
+    let job = store.claim_job("w", KINDS, NOW, 60_000).await.unwrap().unwrap();
+    assert_eq!((Some(job.id), job.family_id), (first, Some(family_id)));
+    let next = store.enqueue_job_once("analysis", Some(family_id), "a:1", "{}", NOW).await.unwrap();
+    assert!(next.is_some());
+    // A failed run waiting for its retry does not block (or get blocked by) a fresh one.
+    assert!(store.finish_job(job.id, "w", Err("boom".into()), NOW).await.unwrap());
+    assert_eq!(store.job_counts().await.unwrap().queued, 3);
+}
+
+async fn records_page_by_kind_without_skipping_equal_timestamps(store: Arc<dyn Storage>) {
+    let (family_id, parent) = family(&*store).await;
+    // Ten records at the same instant, then two later; only interventions asked for.
+    let mut batch: Vec<IncomingRecord> = (0..10).map(|i| record(Uuid::now_v7(), &format!("s{i}"), false)).collect();
+    batch.extend((0..2).map(|i| IncomingRecord { ts_ms: NOW + 1 + i, ..record(Uuid::now_v7(), &format!("t{i}"), false) }));
+    let mut other = record(Uuid::now_v7(), "hr", false);
+    other.kind = "hr".into();
+    batch.push(other);
+    store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.records_by_kind(family_id, &["intervention"], after, 3).await.unwrap();
+        seen.extend(page.iter().map(|r| r.id));
+        match page.last() {
+            Some(last) if page.len() == 3 => after = Some((last.ts_ms, last.id)),
+            _ => break,
+        }
+    }
+    let mut expected: Vec<Uuid> = batch.iter().filter(|r| r.kind == "intervention").map(|r| r.id).collect();
+    expected.sort_by_key(|id| (batch.iter().find(|r| r.id == *id).unwrap().ts_ms, id.to_string()));
+    assert_eq!(seen, expected);
+    let (other_family, _) = family(&*store).await;
+    assert!(store.records_by_kind(other_family, &["intervention"], None, 100).await.unwrap().is_empty());
 }
 
 macro_rules! both_backends {
@@ -208,6 +270,8 @@ both_backends!(
     change_feed_pages_in_order_per_family,
     feedback_is_last_writer_wins,
     jobs_are_claimed_once,
+    waiting_jobs_are_deduplicated,
+    records_page_by_kind_without_skipping_equal_timestamps,
 );
 
 #[tokio::test]

@@ -153,7 +153,10 @@ def markdown(acc, perf):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True, help="path to the migru-server binary (release)")
+    ap.add_argument("--bin", help="path to the migru-server binary (release)")
+    ap.add_argument("--time-csv", help="only time DoWhy (estimate + 3 refuters) on this CSV (t, y, w0..w4); "
+                    "used by `cargo bench --bench causal` as its peer")
+    ap.add_argument("--methods", default="stratification,regression,ipw,aipw")
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--perf-rows", type=int, default=100_000)
@@ -161,6 +164,18 @@ def main():
                     help="DoWhy simulations per refuter (ours runs one; DoWhy's default is 100)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "dowhy_results.json"))
     args = ap.parse_args()
+    if args.time_csv:
+        df = pd.read_csv(args.time_csv)
+        df["t"] = df["t"].astype(bool)
+        causes = [c for c in df.columns if c.startswith("w")]
+        for method in args.methods.split(","):
+            start = time.perf_counter()
+            model, estimand, est = dowhy_estimate(df.copy(), causes, method)
+            dowhy_refute(model, estimand, est, args.refuter_simulations)
+            print(json.dumps({"method": method, "dowhy_s": time.perf_counter() - start}), flush=True)
+        return
+    if not args.bin:
+        ap.error("--bin is required unless --time-csv is given")
     with tempfile.TemporaryDirectory() as tmp:
         acc = accuracy(args.bin, args.rows, range(args.seeds), tmp)
         perf = timing(args.bin, tmp, args.perf_rows, args.refuter_simulations)

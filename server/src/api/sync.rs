@@ -99,6 +99,14 @@ async fn push(
         }
     }
     response.refused.sort_by_key(|r| r.index);
+    let analysed = |kind: &str| crate::causal::family::INPUT_KINDS.contains(&kind);
+    let new_input = incoming
+        .iter()
+        .zip(&result.outcomes)
+        .any(|(record, outcome)| *outcome == PushOutcome::Accepted && analysed(&record.kind));
+    if new_input {
+        state.analysis.after_push(&*state.store, device.family_id, state.clock.now_ms()).await;
+    }
     for alert in result.alerts {
         state.alerts.publish(device.family_id, &alert);
     }
@@ -172,10 +180,10 @@ pub fn alert_for(record: &Record) -> Option<serde_json::Value> {
         Some(serde_json::Value::Bool(flag)) => *flag,
         _ => false,
     };
-    if let Body::Symptom { intensity, .. } = record.body {
-        if intensity >= RED_FLAG_INTENSITY || marked_red {
-            return Some(serde_json::json!({ "type": "red_flag_symptom", "intensity": intensity, "ts": ts }));
-        }
+    if let Body::Symptom { intensity, .. } = record.body
+        && (intensity >= RED_FLAG_INTENSITY || marked_red)
+    {
+        return Some(serde_json::json!({ "type": "red_flag_symptom", "intensity": intensity, "ts": ts }));
     }
     if record.extra.get("anomaly").and_then(|v| v.as_str()) == Some("stress") {
         return Some(serde_json::json!({ "type": "stress_anomaly", "kind": record.kind().as_str(), "ts": ts }));

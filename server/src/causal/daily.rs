@@ -11,9 +11,20 @@
 //!     (default 17:00) to midnight — the record model's only 0–10 distress score; days with no
 //!     evening log have no value;
 //!   * `symptom`: 1 if any symptom was logged that day, else 0;
-//! - common causes: `sleep_h` (sleep episodes ending that day, hours), `school_day` (Mon–Fri),
-//!   `pressure_hpa` (mean of that day's `env` readings) and `prior_<outcome>` (yesterday's
-//!   outcome).
+//! - common causes: `sleep_h` (sleep episodes ending that day, hours),
+//!   `chronotype_misalignment_h` (see below), `school_day` (Mon–Fri), `pressure_hpa` (mean of that
+//!   day's `env` readings) and `prior_<outcome>` (yesterday's outcome).
+//!
+//! Chronotype misalignment: how far last night's sleep sat from the child's own rhythm. The
+//! night's mid-sleep (the midpoint of the longest episode ending that day, in hours from that
+//! day's local midnight, so 23:30 is −0.5) is compared with the child's usual mid-sleep, the
+//! median over all of the child's nights in the data; the column is the absolute difference in
+//! hours. It is the per-night version of social jetlag (Wittmann et al. 2006: mid-sleep on free
+//! days minus school days): a late night before school and a lie-in both count, in either
+//! direction. A sleep disturbance can raise both stress and the chance that a parent tries an
+//! intervention, so it is adjusted for. The usual mid-sleep is a fixed per-child reference; it
+//! uses every night, so with few nights it is itself uncertain (another reason for the gate's
+//! minimum of 14 days).
 //!
 //! Rows missing a value are left out with the reason (complete cases); a common cause missing on
 //! every day is left out as a column instead, so one absent sensor does not empty the table.
@@ -110,7 +121,22 @@ struct Day {
     any_symptom: bool,
     evening_max: Option<u8>,
     sleep_h: Option<f64>,
+    /// Mid-sleep of the longest episode ending this day: (hours from local midnight, episode hours).
+    mid_sleep: Option<(f64, f64)>,
     pressure: Vec<f64>,
+}
+
+pub const CHRONOTYPE_MISALIGNMENT: &str = "chronotype_misalignment_h";
+
+/// The median of the nights' mid-sleep times (the child's usual), `None` without nights.
+fn usual_mid_sleep(days: &BTreeMap<NaiveDate, Day>) -> Option<f64> {
+    let mut mids: Vec<f64> = days.values().filter_map(|d| d.mid_sleep.map(|(mid, _)| mid)).collect();
+    if mids.is_empty() {
+        return None;
+    }
+    mids.sort_by(f64::total_cmp);
+    let n = mids.len();
+    Some(if n % 2 == 1 { mids[n / 2] } else { 0.5 * (mids[n / 2 - 1] + mids[n / 2]) })
 }
 
 /// Builds the per-day table for one child.
@@ -122,6 +148,7 @@ pub fn build(records: &[Record], spec: &DailySpec) -> DailyTable {
         OutcomeKind::SymptomOccurred => Some(f64::from(u8::from(d.any_symptom))),
     };
     let has_sleep = days.values().any(|d| d.sleep_h.is_some());
+    let usual_mid = usual_mid_sleep(&days);
     let has_pressure = days.values().any(|d| !d.pressure.is_empty());
     let prior_name = format!("prior_{}", outcome.column());
     let mut cols: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -151,6 +178,9 @@ pub fn build(records: &[Record], spec: &DailySpec) -> DailyTable {
         if let Some(s) = day.sleep_h {
             push(&mut cols, "sleep_h", s);
         }
+        if let (Some((mid, _)), Some(usual)) = (day.mid_sleep, usual_mid) {
+            push(&mut cols, CHRONOTYPE_MISALIGNMENT, (mid - usual).abs());
+        }
         push(&mut cols, "school_day", f64::from(u8::from(is_school_day(date))));
         if !day.pressure.is_empty() {
             push(&mut cols, "pressure_hpa", day.pressure.iter().sum::<f64>() / day.pressure.len() as f64);
@@ -175,9 +205,13 @@ fn assemble(
 ) -> DailyTable {
     let mut common_causes = Vec::new();
     let mut omitted = Vec::new();
-    for (name, present) in
-        [("sleep_h", has_sleep), ("school_day", true), ("pressure_hpa", has_pressure), (prior_name, true)]
-    {
+    for (name, present) in [
+        ("sleep_h", has_sleep),
+        (CHRONOTYPE_MISALIGNMENT, has_sleep),
+        ("school_day", true),
+        ("pressure_hpa", has_pressure),
+        (prior_name, true),
+    ] {
         if present { common_causes.push(name.to_owned()) } else { omitted.push(name.to_owned()) }
     }
     let mut table = Table::new();
@@ -208,8 +242,15 @@ fn collect_days(records: &[Record], spec: &DailySpec) -> BTreeMap<NaiveDate, Day
             // Sleep belongs to the day the child wakes up on; it does not make its start day active.
             if end > start {
                 let hours = (*end - *start).num_seconds() as f64 / 3600.0;
-                let wake = days.entry(end.date_naive()).or_default();
+                let wake_date = end.date_naive();
+                // In the clock the child fell asleep by, measured from the wake day's midnight.
+                let mid = (*start + (*end - *start) / 2).naive_local();
+                let mid_h = (mid - wake_date.and_time(chrono::NaiveTime::MIN)).num_seconds() as f64 / 3600.0;
+                let wake = days.entry(wake_date).or_default();
                 wake.sleep_h = Some(wake.sleep_h.unwrap_or(0.0) + hours);
+                if wake.mid_sleep.is_none_or(|(_, longest)| hours > longest) {
+                    wake.mid_sleep = Some((mid_h, hours));
+                }
             }
             continue;
         }
@@ -302,9 +343,14 @@ mod tests {
         assert_eq!(col("evening_stress"), vec![4.0, 2.0]); // the 10:00 intensity 9 is not evening
         assert_eq!(col("prior_evening_stress"), vec![6.0, 4.0]);
         assert_eq!(col("sleep_h"), vec![8.5, 10.0]);
+        // Mid-sleep 02:00, 02:15, 04:00: usual (median) 02:15.
+        assert_eq!(col(CHRONOTYPE_MISALIGNMENT), vec![0.0, 1.75]);
         assert_eq!(col("school_day"), vec![0.0, 0.0]); // Saturday, Sunday
         assert_eq!(col("pressure_hpa"), vec![1001.0, 1003.0]);
-        assert_eq!(d.common_causes, ["sleep_h", "school_day", "pressure_hpa", "prior_evening_stress"]);
+        assert_eq!(
+            d.common_causes,
+            ["sleep_h", CHRONOTYPE_MISALIGNMENT, "school_day", "pressure_hpa", "prior_evening_stress"]
+        );
     }
 
     #[test]
@@ -332,5 +378,19 @@ mod tests {
         assert_eq!(d.omitted_common_causes, ["pressure_hpa"]);
         assert_eq!(d.dates.len(), 2);
         assert_eq!(d.table.column("treated").unwrap(), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn mid_sleep_before_midnight_counts_as_negative_and_naps_do_not_set_it() {
+        let records = vec![
+            sleep("2026-03-09T20:00:00+01:00", "2026-03-10T03:00:00+01:00"), // mid 23:30 → −0.5
+            sleep("2026-03-10T13:00:00+01:00", "2026-03-10T14:00:00+01:00"), // nap, shorter
+            sleep("2026-03-10T22:00:00+01:00", "2026-03-11T08:00:00+01:00"), // mid 03:00
+            sleep("2026-03-11T21:00:00+01:00", "2026-03-12T07:00:00+01:00"), // mid 02:00
+        ];
+        let days = collect_days(&records, &DailySpec::new("local", Treatment::Intervention("x".into())));
+        let mids: Vec<f64> = days.values().filter_map(|d| d.mid_sleep.map(|m| m.0)).collect();
+        assert_eq!(mids, vec![-0.5, 3.0, 2.0]);
+        assert_eq!(usual_mid_sleep(&days), Some(2.0));
     }
 }

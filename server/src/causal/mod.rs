@@ -8,6 +8,7 @@
 //! result for a parent.
 
 pub mod daily;
+pub mod family;
 mod estimate;
 pub mod generate;
 mod models;

@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::jobs;
 use crate::state::{AppState, Limits};
 use crate::storage;
 
@@ -41,6 +43,15 @@ pub struct ServeArgs {
     /// Requests a device may burst above its rate.
     #[arg(long, env = "MIGRU_DEVICE_BURST", default_value_t = Limits::default().device_burst)]
     pub device_burst: f64,
+    /// Background job workers in this process (0: this process only serves requests).
+    #[arg(long, env = "MIGRU_JOB_WORKERS", default_value_t = 1)]
+    pub job_workers: usize,
+    /// Seconds after a family's push before its causal analysis runs (one run per burst).
+    #[arg(long, env = "MIGRU_ANALYSIS_DELAY_S", default_value_t = 60)]
+    pub analysis_delay_s: u64,
+    /// Seconds a claimed job is reserved; a crashed worker's job is taken over after this.
+    #[arg(long, env = "MIGRU_JOB_LEASE_S", default_value_t = 600)]
+    pub job_lease_s: u64,
 }
 
 impl ServeArgs {
@@ -77,56 +88,61 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let store = storage::open(&args.database_url)
         .await
         .with_context(|| format!("opening {}", storage::redact_url(&args.database_url)))?;
-    let state = AppState::new(store, args.limits());
+    let state = AppState::new(store, args.limits()).with_analysis_delay(Duration::from_secs(args.analysis_delay_s));
     let grace = Duration::from_secs(args.shutdown_grace_s);
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => serve_tls(args.listen, cert, key, state, grace).await,
-        _ => serve_plain(args.listen, state, grace).await,
-    }
+    // One signal listener; everything that must stop watches this flag.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let workers: Vec<_> = (0..args.job_workers)
+        .map(|i| {
+            let config = jobs::WorkerConfig {
+                name: format!("{}-{i}", jobs::WorkerConfig::default().name),
+                lease: Duration::from_secs(args.job_lease_s),
+                ..jobs::WorkerConfig::default()
+            };
+            let runner = Arc::new(jobs::Dispatcher { state: state.clone() });
+            tokio::spawn(jobs::run_worker(state.store.clone(), state.clock.clone(), runner, config, until_stopped()))
+        })
+        .collect();
+    let served = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let listener = std::net::TcpListener::bind(args.listen).with_context(|| format!("binding {}", args.listen))?;
+            tracing::info!(addr = %listener.local_addr()?, "listening (https)");
+            crate::http::serve_tls(listener, state, cert, key, until_stopped(), grace).await.context("serving")
+        }
+        _ => serve_plain(args.listen, state, grace, until_stopped).await,
+    };
+    // Workers finish the job in hand (bounded by the grace period), then stop.
+    let _ = tokio::time::timeout(grace, futures_util::future::join_all(workers)).await;
+    tracing::info!("stopped");
+    served
 }
 
-async fn serve_plain(listen: SocketAddr, state: AppState, grace: Duration) -> anyhow::Result<()> {
+async fn serve_plain<F, Fut>(listen: SocketAddr, state: AppState, grace: Duration, until_stopped: F) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening (http)");
-    let server = crate::http::serve(listener, state, shutdown_signal());
+    let server = crate::http::serve(listener, state, until_stopped());
     tokio::pin!(server);
+    let stopped = until_stopped();
     tokio::select! {
         result = &mut server => result.context("serving")?,
-        () = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+        () = async { stopped.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("grace period over; dropping unfinished requests");
         }
     }
-    tracing::info!("stopped");
-    Ok(())
-}
-
-async fn serve_tls(
-    listen: SocketAddr,
-    cert: &std::path::Path,
-    key: &std::path::Path,
-    state: AppState,
-    grace: Duration,
-) -> anyhow::Result<()> {
-    // ring, not aws-lc-rs: no C toolchain beyond cc needed to build.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-        .await
-        .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-    let handle = axum_server::Handle::new();
-    let hub = state.alerts.clone();
-    let on_signal = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        hub.close();
-        on_signal.graceful_shutdown(Some(grace));
-    });
-    tracing::info!(addr = %listen, "listening (https)");
-    axum_server::bind_rustls(listen, config)
-        .handle(handle)
-        .serve(crate::http::app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .await
-        .context("serving")?;
-    tracing::info!("stopped");
     Ok(())
 }
 

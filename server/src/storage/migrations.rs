@@ -72,7 +72,14 @@ CREATE TABLE jobs (
     finished_at_ms INTEGER
 );
 CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
-"#, r#"
+"#,
+// 2: deduplicated jobs (one waiting analysis per family) — issue 7.
+r#"
+ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
+"#,
+// 3: retraining (issue 8).
+r#"
 -- Retraining (issue 8): what each recommendation showed, and the family's LoRA adapters.
 CREATE TABLE served_recommendations (
     family_id TEXT NOT NULL,
@@ -173,7 +180,14 @@ CREATE TABLE jobs (
     finished_at_ms BIGINT
 );
 CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
-"#, r#"
+"#,
+// 2: deduplicated jobs (one waiting analysis per family) — issue 7.
+r#"
+ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
+"#,
+// 3: retraining (issue 8).
+r#"
 -- Retraining (issue 8): what each recommendation showed, and the family's LoRA adapters.
 CREATE TABLE served_recommendations (
     family_id TEXT NOT NULL,

@@ -273,10 +273,65 @@ pub trait Storage: TrainingStore + Send + Sync + std::fmt::Debug {
     async fn record_feedback(&self, family_id: Uuid, feedback: Feedback, now_ms: i64) -> Result<FeedbackResult>;
 
     async fn enqueue_job(&self, kind: &str, family_id: Option<Uuid>, payload: &str, run_after_ms: i64) -> Result<i64>;
-    /// Claims the oldest ready job (or one whose lease expired) for `lease_ms`.
-    async fn claim_job(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>>;
-    /// Marks a claimed job done, or failed with a reason (retried up to `max_attempts`).
-    async fn finish_job(&self, job_id: i64, outcome: std::result::Result<(), String>, now_ms: i64) -> Result<()>;
+    /// Enqueues unless a job with the same `dedup_key` is already waiting and has never run
+    /// (`None` then): a burst of pushes from one family schedules one analysis, while new data
+    /// arriving during a run schedules the next.
+    async fn enqueue_job_once(
+        &self,
+        kind: &str,
+        family_id: Option<Uuid>,
+        dedup_key: &str,
+        payload: &str,
+        run_after_ms: i64,
+    ) -> Result<Option<i64>>;
+    /// Claims the oldest ready job of one of `kinds` (or one whose lease expired) for `lease_ms`.
+    /// Kinds this worker does not know stay queued for a server that does.
+    async fn claim_job(&self, worker: &str, kinds: &[&str], now_ms: i64, lease_ms: i64) -> Result<Option<Job>>;
+    /// Marks a job this worker holds done, or failed with a reason (retried with exponential
+    /// backoff up to [`MAX_JOB_ATTEMPTS`]). False when the lease had expired and another worker
+    /// took the job over: the outcome is then dropped, the new holder reports its own.
+    async fn finish_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        outcome: std::result::Result<(), String>,
+        now_ms: i64,
+    ) -> Result<bool>;
+    /// How many jobs are in each state (operations and tests).
+    async fn job_counts(&self) -> Result<JobCounts>;
+
+    /// The family's records of the given kinds after the keyset cursor `(ts_ms, id)`, ordered by
+    /// `(ts_ms, id)`, so paging never skips records that share a timestamp.
+    async fn records_by_kind(
+        &self,
+        family_id: Uuid,
+        kinds: &[&str],
+        after: Option<(i64, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>>;
+}
+
+/// Jobs per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub queued: u64,
+    pub running: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+impl JobCounts {
+    fn add(&mut self, state: &str, n: i64) -> Result<()> {
+        let slot = match state {
+            "queued" => &mut self.queued,
+            "running" => &mut self.running,
+            "done" => &mut self.done,
+            "failed" => &mut self.failed,
+            other => return Err(StorageError::Corrupt(format!("unknown job state {other:?}"))),
+        };
+        *slot += n.max(0) as u64;
+        Ok(())
+    }
 }
 
 /// Jobs that failed this many times stay failed.
@@ -313,4 +368,54 @@ pub(crate) fn parse_uuid(text: &str) -> Result<Uuid> {
 
 pub(crate) fn parse_body(text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("change body: {e}")))
+}
+
+// Row mapping shared by both backends: each backend reads its columns into plain values (its
+// driver's types differ) and these build the domain types, with one set of checks.
+
+pub(crate) fn device_auth(device: &str, family: &str, role: &str) -> Result<DeviceAuth> {
+    Ok(DeviceAuth { device_id: parse_uuid(device)?, family_id: parse_uuid(family)?, role: Role::parse(role)? })
+}
+
+pub(crate) fn device_info(
+    id: &str,
+    name: String,
+    role: &str,
+    created_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+) -> Result<DeviceInfo> {
+    Ok(DeviceInfo { id: parse_uuid(id)?, name, role: Role::parse(role)?, created_at_ms, revoked_at_ms })
+}
+
+pub(crate) fn stored_record(id: &str, device: &str, kind: String, ts_ms: i64, line: String) -> Result<StoredRecord> {
+    Ok(StoredRecord { id: parse_uuid(id)?, device_id: parse_uuid(device)?, kind, ts_ms, line })
+}
+
+pub(crate) fn change(seq: i64, kind: &str, item_id: String, body: &str, created_at_ms: i64) -> Result<Change> {
+    Ok(Change { seq, kind: ChangeKind::parse(kind)?, item_id, body: parse_body(body)?, created_at_ms })
+}
+
+pub(crate) fn job(id: i64, kind: String, family: Option<&str>, payload: String, attempts: i32) -> Result<Job> {
+    Ok(Job { id, kind, family_id: family.map(parse_uuid).transpose()?, payload, attempts })
+}
+
+pub(crate) fn feedback(recommendation_id: Uuid, device: &str, value: i64, device_ts_ms: i64) -> Result<Feedback> {
+    let value = i8::try_from(value).map_err(|_| StorageError::Corrupt(format!("feedback value {value}")))?;
+    Ok(Feedback { recommendation_id, device_id: parse_uuid(device)?, value, device_ts_ms })
+}
+
+/// The body of a feedback acknowledgement in the change feed.
+pub(crate) fn feedback_ack_body(feedback: &Feedback) -> String {
+    serde_json::json!({
+        "recommendation_id": feedback.recommendation_id,
+        "value": if feedback.value > 0 { "up" } else { "down" },
+        "device_id": feedback.device_id,
+        "device_ts_ms": feedback.device_ts_ms,
+    })
+    .to_string()
+}
+
+/// The keyset cursor's parts as both backends bind them: before every record when absent.
+pub(crate) fn keyset(after: Option<(i64, Uuid)>) -> (i64, String) {
+    after.map_or((i64::MIN, String::new()), |(ts, id)| (ts, id.to_string()))
 }

@@ -12,7 +12,6 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use super::migrations::{self, POSTGRES};
-use super::sqlite::feedback_ack_body;
 use super::*;
 
 mod training;
@@ -105,13 +104,11 @@ async fn insert_change(
 }
 
 fn row_to_change(row: &tokio_postgres::Row) -> Result<Change> {
-    Ok(Change {
-        seq: row.get(0),
-        kind: ChangeKind::parse(row.get(1))?,
-        item_id: row.get(2),
-        body: parse_body(row.get(3))?,
-        created_at_ms: row.get(4),
-    })
+    change(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
+}
+
+fn row_to_record(row: &tokio_postgres::Row) -> Result<StoredRecord> {
+    stored_record(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
 }
 
 async fn insert_device(client: &impl GenericClient, family: &str, device: &NewDevice, now_ms: i64) -> Result<()> {
@@ -237,14 +234,7 @@ impl Storage for PostgresStore {
             .prepare_cached("SELECT id, family_id, role FROM devices WHERE token_hash = $1 AND revoked_at_ms IS NULL")
             .await?;
         let row = client.query_opt(&stmt, &[&&token_hash[..]]).await?;
-        row.map(|row| {
-            Ok(DeviceAuth {
-                device_id: parse_uuid(row.get(0))?,
-                family_id: parse_uuid(row.get(1))?,
-                role: Role::parse(row.get(2))?,
-            })
-        })
-        .transpose()
+        row.map(|row| device_auth(row.get(0), row.get(1), row.get(2))).transpose()
     }
 
     async fn list_devices(&self, family_id: Uuid) -> Result<Vec<DeviceInfo>> {
@@ -256,17 +246,7 @@ impl Storage for PostgresStore {
                 &[&family_id.to_string()],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeviceInfo {
-                    id: parse_uuid(row.get(0))?,
-                    name: row.get(1),
-                    role: Role::parse(row.get(2))?,
-                    created_at_ms: row.get(3),
-                    revoked_at_ms: row.get(4),
-                })
-            })
-            .collect()
+        rows.iter().map(|row| device_info(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))).collect()
     }
 
     async fn revoke_device(&self, family_id: Uuid, device_id: Uuid, now_ms: i64) -> Result<bool> {
@@ -335,17 +315,28 @@ impl Storage for PostgresStore {
                 &[&family_id.to_string(), &after_ts_ms, &i64::from(limit)],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredRecord {
-                    id: parse_uuid(row.get(0))?,
-                    device_id: parse_uuid(row.get(1))?,
-                    kind: row.get(2),
-                    ts_ms: row.get(3),
-                    line: row.get(4),
-                })
-            })
-            .collect()
+        rows.iter().map(row_to_record).collect()
+    }
+
+    async fn records_by_kind(
+        &self,
+        family_id: Uuid,
+        kinds: &[&str],
+        after: Option<(i64, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        let (after_ts, after_id) = keyset(after);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, device_id, kind, ts_ms, line FROM records
+                 WHERE family_id = $1 AND kind = ANY($2) AND (ts_ms, id) > ($3, $4)
+                 ORDER BY ts_ms, id LIMIT $5",
+                &[&family_id.to_string(), &kinds, &after_ts, &after_id, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter().map(row_to_record).collect()
     }
 
     async fn count_records(&self, family_id: Uuid) -> Result<u64> {
@@ -409,15 +400,9 @@ impl Storage for PostgresStore {
                 &[&family, &rec],
             )
             .await?;
-        let stored = match stored {
-            Some(row) => Some(Feedback {
-                recommendation_id: feedback.recommendation_id,
-                device_id: parse_uuid(row.get(0))?,
-                value: row.get::<_, i16>(1) as i8,
-                device_ts_ms: row.get(2),
-            }),
-            None => None,
-        };
+        let stored = stored
+            .map(|row| super::feedback(feedback.recommendation_id, row.get(0), i64::from(row.get::<_, i16>(1)), row.get(2)))
+            .transpose()?;
         if let Some(old) = stored.filter(|old| !feedback.wins_over(old)) {
             return Ok(FeedbackResult::Recorded { applied: false, current: old, ack: None });
         }
@@ -446,56 +431,86 @@ impl Storage for PostgresStore {
         Ok(row.get(0))
     }
 
-    async fn claim_job(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>> {
+    async fn enqueue_job_once(
+        &self,
+        kind: &str,
+        family_id: Option<Uuid>,
+        dedup_key: &str,
+        payload: &str,
+        run_after_ms: i64,
+    ) -> Result<Option<i64>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "INSERT INTO jobs (kind, family_id, payload, run_after_ms, dedup_key) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &[&kind, &family_id.map(|f| f.to_string()), &payload, &run_after_ms, &dedup_key],
+            )
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    async fn claim_job(&self, worker: &str, kinds: &[&str], now_ms: i64, lease_ms: i64) -> Result<Option<Job>> {
+        // The inner SELECT locks the row it picks and skips rows other transactions hold, so
+        // concurrent workers (in any number of server processes) each get a different job.
         let row = self
             .client()
             .await?
             .query_opt(
                 "UPDATE jobs SET state = 'running', locked_by = $1, locked_until_ms = $2 + $3, attempts = attempts + 1
                  WHERE id = (SELECT id FROM jobs
-                             WHERE (state = 'queued' AND run_after_ms <= $2)
-                                OR (state = 'running' AND locked_until_ms < $2)
+                             WHERE ((state = 'queued' AND run_after_ms <= $2)
+                                    OR (state = 'running' AND locked_until_ms < $2))
+                               AND kind = ANY($4)
                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
                  RETURNING id, kind, family_id, payload, attempts",
-                &[&worker, &now_ms, &lease_ms],
+                &[&worker, &now_ms, &lease_ms, &kinds],
             )
             .await?;
-        row.map(|row| {
-            Ok(Job {
-                id: row.get(0),
-                kind: row.get(1),
-                family_id: row.get::<_, Option<&str>>(2).map(parse_uuid).transpose()?,
-                payload: row.get(3),
-                attempts: row.get(4),
-            })
-        })
-        .transpose()
+        row.map(|row| job(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))).transpose()
     }
 
-    async fn finish_job(&self, job_id: i64, outcome: std::result::Result<(), String>, now_ms: i64) -> Result<()> {
+    async fn finish_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        outcome: std::result::Result<(), String>,
+        now_ms: i64,
+    ) -> Result<bool> {
         let client = self.client().await?;
-        match outcome {
+        let changed = match outcome {
             Ok(()) => {
                 client
                     .execute(
-                        "UPDATE jobs SET state = 'done', finished_at_ms = $2, locked_by = NULL, locked_until_ms = NULL WHERE id = $1",
-                        &[&job_id, &now_ms],
+                        "UPDATE jobs SET state = 'done', finished_at_ms = $3, locked_by = NULL, locked_until_ms = NULL
+                         WHERE id = $1 AND state = 'running' AND locked_by = $2",
+                        &[&job_id, &worker, &now_ms],
                     )
                     .await?
             }
             Err(reason) => {
                 client
                     .execute(
-                        "UPDATE jobs SET last_error = $2::text, locked_by = NULL, locked_until_ms = NULL,
-                           state = CASE WHEN attempts >= $4::int THEN 'failed' ELSE 'queued' END,
-                           finished_at_ms = CASE WHEN attempts >= $4::int THEN $3::bigint ELSE NULL END,
-                           run_after_ms = $3::bigint + 1000 * (1::bigint << LEAST(attempts, 10))
-                         WHERE id = $1",
-                        &[&job_id, &reason, &now_ms, &MAX_JOB_ATTEMPTS],
+                        "UPDATE jobs SET last_error = $3::text, locked_by = NULL, locked_until_ms = NULL,
+                           state = CASE WHEN attempts >= $5::int THEN 'failed' ELSE 'queued' END,
+                           finished_at_ms = CASE WHEN attempts >= $5::int THEN $4::bigint ELSE NULL END,
+                           run_after_ms = $4::bigint + 1000 * (1::bigint << LEAST(attempts, 10))
+                         WHERE id = $1 AND state = 'running' AND locked_by = $2",
+                        &[&job_id, &worker, &reason, &now_ms, &MAX_JOB_ATTEMPTS],
                     )
                     .await?
             }
         };
-        Ok(())
+        Ok(changed == 1)
+    }
+
+    async fn job_counts(&self) -> Result<JobCounts> {
+        let rows = self.client().await?.query("SELECT state, COUNT(*) FROM jobs GROUP BY state", &[]).await?;
+        let mut counts = JobCounts::default();
+        for row in rows {
+            counts.add(row.get(0), row.get(1))?;
+        }
+        Ok(counts)
     }
 }

@@ -1,9 +1,11 @@
 //! SQLite storage: one file, one connection behind a mutex, used from tokio's blocking pool.
 //!
-//! One writer is SQLite's own model; WAL keeps the file readable by backups meanwhile, and every
-//! multi-statement operation runs in an `IMMEDIATE` transaction, so it is atomic and a concurrent
-//! process (a second server on the same file) waits on the busy timeout instead of failing.
+//! One writer is SQLite's own model; WAL lets readers (token checks, pulls) run on their own
+//! connections while a push writes, and every multi-statement operation runs in an `IMMEDIATE`
+//! transaction, so it is atomic and a concurrent process (a second server on the same file) waits
+//! on the busy timeout instead of failing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -14,9 +16,52 @@ use super::*;
 
 mod training;
 
+/// Reader connections beside the writer (a file database only; `:memory:` is one connection).
+const READERS: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
+}
+
+/// Page cache per connection, in KiB (SQLite's default is 2 MiB): index pages of the records
+/// table stay in memory instead of being re-read on every insert.
+const CACHE_KIB: i64 = 32 * 1024;
+
+/// How often the background checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    Ok(())
+}
+
+/// Moves WAL checkpoints off the request path. With automatic checkpoints, the commit that
+/// crosses 1,000 WAL pages copies them and fsyncs the database file while holding the write lock,
+/// a latency spike for every push queued behind it. Here the writer never checkpoints; a thread
+/// with its own connection runs PASSIVE checkpoints (which never block readers or the writer)
+/// every [`CHECKPOINT_EVERY`], and stops when the store is dropped.
+fn spawn_checkpointer(path: &str, writer: std::sync::Weak<Mutex<Connection>>) -> Result<()> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while writer.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%error, "WAL checkpoint failed; will retry");
+                }
+            }
+        })
+        .map_err(|e| StorageError::Task(format!("starting the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -24,18 +69,48 @@ impl SqliteStore {
     /// migrates it.
     pub async fn open(path: &str) -> Result<Self> {
         let path = path.to_owned();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+        let path_for_checkpoints = path.clone();
+        let (conn, readers) = tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Mutex<Connection>>)> {
             let mut conn = Connection::open(&path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "foreign_keys", true)?;
+            configure(&conn)?;
             migrate(&mut conn)?;
-            Ok(conn)
+            let mut readers = Vec::new();
+            if path != ":memory:" && !path.is_empty() {
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                for _ in 0..READERS {
+                    let reader = Connection::open(&path)?;
+                    configure(&reader)?;
+                    readers.push(Mutex::new(reader));
+                }
+            }
+            Ok((conn, readers))
         })
         .await
         .map_err(|e| StorageError::Task(e.to_string()))??;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        let conn = Arc::new(Mutex::new(conn));
+        if !readers.is_empty() {
+            spawn_checkpointer(&path_for_checkpoints, Arc::downgrade(&conn))?;
+        }
+        Ok(SqliteStore { conn, readers: Arc::new(readers), next_reader: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Runs a read-only `f` on a reader connection (the writer when there are none), so reads do
+    /// not queue behind a long write.
+    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        if self.readers.is_empty() {
+            return self.call(move |conn| f(conn)).await;
+        }
+        let (readers, next) = (Arc::clone(&self.readers), Arc::clone(&self.next_reader));
+        tokio::task::spawn_blocking(move || {
+            // A free reader if there is one, else wait for the next in turn.
+            let guard = readers.iter().find_map(|r| r.try_lock().ok()).unwrap_or_else(|| {
+                let i = next.fetch_add(1, Ordering::Relaxed) % readers.len();
+                readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+            });
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     /// Runs `f` on the connection in the blocking pool.
@@ -150,7 +225,15 @@ fn change_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, St
 }
 
 fn build_change((seq, kind, item_id, body, created_at_ms): (i64, String, String, String, i64)) -> Result<Change> {
-    Ok(Change { seq, kind: ChangeKind::parse(&kind)?, item_id, body: parse_body(&body)?, created_at_ms })
+    change(seq, &kind, item_id, &body, created_at_ms)
+}
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, i64, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn build_record((id, device, kind, ts_ms, line): (String, String, String, i64, String)) -> Result<StoredRecord> {
+    stored_record(&id, &device, kind, ts_ms, line)
 }
 
 fn feedback_in_tx(tx: &Connection, family_id: Uuid, feedback: Feedback, now_ms: i64) -> Result<FeedbackResult> {
@@ -173,15 +256,7 @@ fn feedback_in_tx(tx: &Connection, family_id: Uuid, feedback: Feedback, now_ms: 
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)),
         )
         .optional()?;
-    let stored = match stored {
-        Some((device, value, ts)) => Some(Feedback {
-            recommendation_id: feedback.recommendation_id,
-            device_id: parse_uuid(&device)?,
-            value: value as i8,
-            device_ts_ms: ts,
-        }),
-        None => None,
-    };
+    let stored = stored.map(|(device, value, ts)| super::feedback(feedback.recommendation_id, &device, value, ts)).transpose()?;
     let applied = stored.is_none_or(|old| feedback.wins_over(&old));
     if !applied {
         let current = stored.ok_or_else(|| StorageError::Corrupt("feedback vanished".into()))?;
@@ -199,21 +274,10 @@ fn feedback_in_tx(tx: &Connection, family_id: Uuid, feedback: Feedback, now_ms: 
     Ok(FeedbackResult::Recorded { applied, current: feedback, ack: Some(ack) })
 }
 
-/// The body of a feedback acknowledgement in the change feed.
-pub(crate) fn feedback_ack_body(feedback: &Feedback) -> String {
-    serde_json::json!({
-        "recommendation_id": feedback.recommendation_id,
-        "value": if feedback.value > 0 { "up" } else { "down" },
-        "device_id": feedback.device_id,
-        "device_ts_ms": feedback.device_ts_ms,
-    })
-    .to_string()
-}
-
 #[async_trait::async_trait]
 impl Storage for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.call(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     async fn create_family(&self, family_id: Uuid, name: &str, first_parent: &NewDevice, now_ms: i64) -> Result<()> {
@@ -229,7 +293,7 @@ impl Storage for SqliteStore {
     }
 
     async fn family_settings(&self, family_id: Uuid) -> Result<FamilySettings> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let share_text = conn
                 .query_row("SELECT share_text FROM families WHERE id = ?1", [family_id.to_string()], |row| {
                     row.get::<_, bool>(0)
@@ -291,23 +355,20 @@ impl Storage for SqliteStore {
     }
 
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let row = conn
                 .prepare_cached("SELECT id, family_id, role FROM devices WHERE token_hash = ?1 AND revoked_at_ms IS NULL")?
                 .query_row([&token_hash[..]], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
                 })
                 .optional()?;
-            row.map(|(device, family, role)| {
-                Ok(DeviceAuth { device_id: parse_uuid(&device)?, family_id: parse_uuid(&family)?, role: Role::parse(&role)? })
-            })
-            .transpose()
+            row.map(|(device, family, role)| device_auth(&device, &family, &role)).transpose()
         })
         .await
     }
 
     async fn list_devices(&self, family_id: Uuid) -> Result<Vec<DeviceInfo>> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, name, role, created_at_ms, revoked_at_ms FROM devices WHERE family_id = ?1 ORDER BY created_at_ms, id",
             )?;
@@ -316,7 +377,7 @@ impl Storage for SqliteStore {
             })?;
             rows.map(|row| {
                 let (id, name, role, created_at_ms, revoked_at_ms) = row?;
-                Ok(DeviceInfo { id: parse_uuid(&id)?, name, role: Role::parse(&role)?, created_at_ms, revoked_at_ms })
+                device_info(&id, name, &role, created_at_ms, revoked_at_ms)
             })
             .collect()
         })
@@ -353,25 +414,40 @@ impl Storage for SqliteStore {
     }
 
     async fn records(&self, family_id: Uuid, after_ts_ms: i64, limit: u32) -> Result<Vec<StoredRecord>> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, device_id, kind, ts_ms, line FROM records WHERE family_id = ?1 AND ts_ms > ?2
                  ORDER BY ts_ms, id LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![family_id.to_string(), after_ts_ms, limit], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
-            })?;
-            rows.map(|row| {
-                let (id, device, kind, ts_ms, line) = row?;
-                Ok(StoredRecord { id: parse_uuid(&id)?, device_id: parse_uuid(&device)?, kind, ts_ms, line })
-            })
-            .collect()
+            let rows = stmt.query_map(params![family_id.to_string(), after_ts_ms, limit], record_from_row)?;
+            rows.map(|row| build_record(row?)).collect()
+        })
+        .await
+    }
+
+    async fn records_by_kind(
+        &self,
+        family_id: Uuid,
+        kinds: &[&str],
+        after: Option<(i64, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        let kinds = serde_json::to_string(kinds).map_err(|e| StorageError::Task(e.to_string()))?;
+        let (after_ts, after_id) = keyset(after);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, device_id, kind, ts_ms, line FROM records
+                 WHERE family_id = ?1 AND kind IN (SELECT value FROM json_each(?2)) AND (ts_ms, id) > (?3, ?4)
+                 ORDER BY ts_ms, id LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(params![family_id.to_string(), kinds, after_ts, after_id, limit], record_from_row)?;
+            rows.map(|row| build_record(row?)).collect()
         })
         .await
     }
 
     async fn count_records(&self, family_id: Uuid) -> Result<u64> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let n: i64 =
                 conn.query_row("SELECT COUNT(*) FROM records WHERE family_id = ?1", [family_id.to_string()], |row| row.get(0))?;
             Ok(n as u64)
@@ -392,7 +468,7 @@ impl Storage for SqliteStore {
     }
 
     async fn pull_changes(&self, family_id: Uuid, after_seq: i64, limit: u32) -> Result<Vec<Change>> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, kind, item_id, body, created_at_ms FROM changes WHERE family_id = ?1 AND seq > ?2
                  ORDER BY seq LIMIT ?3",
@@ -419,50 +495,94 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn claim_job(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>> {
+    async fn enqueue_job_once(
+        &self,
+        kind: &str,
+        family_id: Option<Uuid>,
+        dedup_key: &str,
+        payload: &str,
+        run_after_ms: i64,
+    ) -> Result<Option<i64>> {
+        let (kind, dedup_key, payload) = (kind.to_owned(), dedup_key.to_owned(), payload.to_owned());
+        self.write(move |tx| {
+            Ok(tx
+                .query_row(
+                    "INSERT INTO jobs (kind, family_id, payload, run_after_ms, dedup_key) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING RETURNING id",
+                    params![kind, family_id.map(|f| f.to_string()), payload, run_after_ms, dedup_key],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn claim_job(&self, worker: &str, kinds: &[&str], now_ms: i64, lease_ms: i64) -> Result<Option<Job>> {
         let worker = worker.to_owned();
-        // One UPDATE … RETURNING inside an IMMEDIATE transaction: SQLite's single writer makes the
-        // select-and-mark atomic, the equivalent of FOR UPDATE SKIP LOCKED.
+        let kinds = serde_json::to_string(kinds).map_err(|e| StorageError::Task(e.to_string()))?;
+        // One UPDATE … RETURNING inside an IMMEDIATE transaction: the write lock is taken before
+        // the inner SELECT runs, so two workers (threads or processes) can never pick the same
+        // row — SQLite's equivalent of FOR UPDATE SKIP LOCKED.
         self.write(move |tx| {
             let row = tx
                 .query_row(
                     "UPDATE jobs SET state = 'running', locked_by = ?1, locked_until_ms = ?2 + ?3, attempts = attempts + 1
                      WHERE id = (SELECT id FROM jobs
-                                 WHERE (state = 'queued' AND run_after_ms <= ?2)
-                                    OR (state = 'running' AND locked_until_ms < ?2)
+                                 WHERE ((state = 'queued' AND run_after_ms <= ?2)
+                                        OR (state = 'running' AND locked_until_ms < ?2))
+                                   AND kind IN (SELECT value FROM json_each(?4))
                                  ORDER BY id LIMIT 1)
                      RETURNING id, kind, family_id, payload, attempts",
-                    params![worker, now_ms, lease_ms],
+                    params![worker, now_ms, lease_ms, kinds],
                     |row| {
                         Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get::<_, Option<String>>(2)?, row.get(3)?, row.get(4)?))
                     },
                 )
                 .optional()?;
-            row.map(|(id, kind, family, payload, attempts)| {
-                Ok(Job { id, kind, family_id: family.as_deref().map(parse_uuid).transpose()?, payload, attempts })
-            })
-            .transpose()
+            row.map(|(id, kind, family, payload, attempts)| job(id, kind, family.as_deref(), payload, attempts)).transpose()
         })
         .await
     }
 
-    async fn finish_job(&self, job_id: i64, outcome: std::result::Result<(), String>, now_ms: i64) -> Result<()> {
+    async fn finish_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        outcome: std::result::Result<(), String>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let worker = worker.to_owned();
         self.write(move |tx| {
-            match outcome {
+            let changed = match outcome {
                 Ok(()) => tx.execute(
-                    "UPDATE jobs SET state = 'done', finished_at_ms = ?2, locked_by = NULL, locked_until_ms = NULL WHERE id = ?1",
-                    params![job_id, now_ms],
+                    "UPDATE jobs SET state = 'done', finished_at_ms = ?3, locked_by = NULL, locked_until_ms = NULL
+                     WHERE id = ?1 AND state = 'running' AND locked_by = ?2",
+                    params![job_id, worker, now_ms],
                 )?,
                 Err(reason) => tx.execute(
-                    "UPDATE jobs SET last_error = ?2, locked_by = NULL, locked_until_ms = NULL,
-                       state = CASE WHEN attempts >= ?4 THEN 'failed' ELSE 'queued' END,
-                       finished_at_ms = CASE WHEN attempts >= ?4 THEN ?3 ELSE NULL END,
-                       run_after_ms = ?3 + 1000 * (1 << MIN(attempts, 10))
-                     WHERE id = ?1",
-                    params![job_id, reason, now_ms, MAX_JOB_ATTEMPTS],
+                    "UPDATE jobs SET last_error = ?3, locked_by = NULL, locked_until_ms = NULL,
+                       state = CASE WHEN attempts >= ?5 THEN 'failed' ELSE 'queued' END,
+                       finished_at_ms = CASE WHEN attempts >= ?5 THEN ?4 ELSE NULL END,
+                       run_after_ms = ?4 + 1000 * (1 << MIN(attempts, 10))
+                     WHERE id = ?1 AND state = 'running' AND locked_by = ?2",
+                    params![job_id, worker, reason, now_ms, MAX_JOB_ATTEMPTS],
                 )?,
             };
-            Ok(())
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn job_counts(&self) -> Result<JobCounts> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+            let mut counts = JobCounts::default();
+            for row in rows {
+                let (state, n) = row?;
+                counts.add(&state, n)?;
+            }
+            Ok(counts)
         })
         .await
     }
