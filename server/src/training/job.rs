@@ -75,11 +75,13 @@ pub async fn on_feedback(storage: &dyn Storage, settings: &TrainingSettings, fam
     Ok(Some(storage.enqueue_job(JOB_KIND, Some(family_id), &payload, now_ms).await?))
 }
 
-/// Runs a claimed job (for the background worker) and marks it done or failed.
+/// Runs a job claimed by `worker` and marks it done or failed (the `retrain` command's path; the
+/// serve worker calls `run_retrain_job` and records the outcome itself).
 pub async fn run_job(
     storage: &dyn Storage,
     settings: &TrainingSettings,
     job: &Job,
+    worker: &str,
     progress: Box<dyn FnMut(RetrainProgress) + Send>,
 ) -> Result<RetrainOutcome, TrainingError> {
     let result = match job.family_id {
@@ -87,7 +89,7 @@ pub async fn run_job(
         _ => Err(TrainingError::Data(format!("job {} is not a family retrain job", job.id))),
     };
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
-    storage.finish_job(job.id, outcome, now_ms()).await?;
+    storage.finish_job(job.id, worker, outcome, now_ms()).await?;
     result
 }
 
@@ -108,7 +110,7 @@ pub async fn retrain_now(
         .claim_job_by_id(job_id, worker, now, 10 * 60 * 1000)
         .await?
         .ok_or_else(|| TrainingError::Busy(format!("retrain job {job_id} of family {family_id} is running elsewhere")))?;
-    run_job(storage, settings, &job, progress).await
+    run_job(storage, settings, &job, worker, progress).await
 }
 
 /// Trains and publishes the family's next adapter (the job body, without the jobs table).
