@@ -35,7 +35,7 @@ impl Topic {
     /// Words that mark a text as being about this topic (lower case, whole words).
     fn keywords(self) -> &'static [&'static str] {
         match self {
-            Topic::Sleep => &["bedtime", "sleep", "story", "lights", "bed", "pillow", "nap"],
+            Topic::Sleep => &["bedtime", "sleep", "story", "lights", "bed", "pillow", "nap", "wake-up"],
             Topic::Breathing => &["breaths", "breathe", "breathing", "bubbles", "belly", "exhale"],
             Topic::Hydration => &["water", "drink", "bottle", "sips", "glass", "cup"],
             Topic::Screens => &["screen", "screens", "tablet", "phone", "tv", "cartoons", "games"],
