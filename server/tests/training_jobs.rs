@@ -51,6 +51,7 @@ async fn family(store: &dyn Storage) -> (Uuid, Uuid) {
 }
 
 /// Serves `n` recommendations on `arm` and records a thumbs for each (`up` of them positive).
+#[allow(clippy::too_many_arguments)]
 async fn serve_and_rate(store: &dyn Storage, family_id: Uuid, device: Uuid, n: usize, up: usize, arm: Arm, version: Option<i64>, t0: i64) {
     let examples = corpus::generate(n, t0 as u64);
     for (i, e) in examples.iter().enumerate() {

@@ -86,7 +86,7 @@ fn seeded(rng: &mut Rng, shape: &[usize], scale: f32) -> Result<Tensor, Training
 impl Model {
     /// Seeded initial weights: uniform with fan-in scaling, LayerNorm gains 1 and biases 0.
     pub fn init(spec: &ModelSpec, seed: u64) -> Result<Self, TrainingError> {
-        if spec.hidden % spec.heads != 0 {
+        if !spec.hidden.is_multiple_of(spec.heads) {
             return Err(TrainingError::Spec(format!("hidden size {} is not a multiple of {} heads", spec.hidden, spec.heads)));
         }
         let mut rng = Rng::new(seed);
@@ -231,6 +231,9 @@ fn causal_bias(t: usize) -> Result<Tensor, TrainingError> {
     Ok(Tensor::from_vec(values, (t, t), &Device::Cpu)?)
 }
 
+/// One exported LoRA pair: target, A's shape and values, (scaled) B's shape and values.
+pub type LoraExport = (String, Vec<usize>, Vec<f32>, Vec<usize>, Vec<f32>);
+
 /// A LoRA adapter: per target projection, `A [hidden, rank]` and `B [rank, hidden]`.
 #[derive(Debug, Clone)]
 pub struct Lora {
@@ -279,7 +282,7 @@ impl Lora {
     }
 
     /// `(target, A, B · scale)` as plain f32 vectors with their shapes: what the adapter file holds.
-    pub fn export(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>, Vec<usize>, Vec<f32>)>, TrainingError> {
+    pub fn export(&self) -> Result<Vec<LoraExport>, TrainingError> {
         let scale = self.scale();
         self.pairs
             .iter()

@@ -84,6 +84,7 @@ pub fn pretrain(config: &PretrainConfig, mut progress: impl FnMut(usize, f32)) -
 
 /// Samples `n` recommendations for `context` (temperature sampling, seeded), batched; each stops
 /// at the end token or after `max_new` tokens.
+#[allow(clippy::too_many_arguments)] // the model, adapter, tokenizer, context and four sampling knobs
 pub fn sample(
     model: &Model,
     lora: Option<&Lora>,

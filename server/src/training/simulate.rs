@@ -37,7 +37,7 @@ impl Taste {
         for i in (1..topics.len()).rev() {
             topics.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
         }
-        Self { likes: topics[..2].to_vec(), dislikes: vec![topics[2]], likes_short: rng.next_u64() % 2 == 0 }
+        Self { likes: topics[..2].to_vec(), dislikes: vec![topics[2]], likes_short: rng.next_u64().is_multiple_of(2) }
     }
 
     /// Probability of a thumbs up for `text`.
