@@ -13,5 +13,8 @@ pub mod jobs;
 pub mod state;
 pub mod storage;
 
+// Retraining the recommendation model from parents' feedback (issue 8).
+pub mod training;
+
 pub use http::{app, serve};
 pub use state::{AppState, Limits};

@@ -19,6 +19,13 @@ enum Command {
     /// Write confounded data with a known effect (validation of `causal`).
     #[command(hide = true)]
     CausalGenerate(migru_server::cli::causal::GenerateArgs),
+    /// Pretrain the recommendation model and write its model folder.
+    TrainBase(migru_server::cli::train::TrainBaseArgs),
+    /// Retrain one family's recommendation adapter now (one job, with progress).
+    Retrain(migru_server::cli::train::RetrainArgs),
+    /// Simulated parents: does retraining raise the thumbs-up rate?
+    #[command(hide = true)]
+    TrainProof(migru_server::cli::train::ProofArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +35,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => migru_server::cli::serve::run(&args),
         Command::Causal(args) => migru_server::cli::causal::run(&args),
         Command::CausalGenerate(args) => migru_server::cli::causal::generate(&args),
+        Command::TrainBase(args) => migru_server::cli::train::run_train_base(&args),
+        Command::Retrain(args) => migru_server::cli::train::run_retrain(&args),
+        Command::TrainProof(args) => migru_server::cli::train::run_proof(&args),
     };
     migru_server::cli::finish(result)
 }

@@ -2,6 +2,7 @@
 
 pub mod causal;
 pub mod serve;
+pub mod train;
 
 /// Logs go to stderr so stdout stays clean for `--json` output. `RUST_LOG` overrides `info`.
 pub fn init_tracing() {

@@ -77,6 +77,35 @@ CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
 r#"
 ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
 CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
+"#,
+// 3: retraining (issue 8).
+r#"
+-- Retraining (issue 8): what each recommendation showed, and the family's LoRA adapters.
+CREATE TABLE served_recommendations (
+    family_id TEXT NOT NULL,
+    recommendation_id TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    shown_text TEXT NOT NULL,
+    arm TEXT NOT NULL CHECK (arm IN ('base', 'adapter')),
+    adapter_version INTEGER,
+    served_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (family_id, recommendation_id)
+);
+CREATE TABLE adapters (
+    family_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    model_version INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    feedback_count INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'rolled_back')),
+    reason TEXT,
+    change_seq INTEGER,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (family_id, version)
+);
+CREATE INDEX jobs_kind_family ON jobs(kind, family_id, state);
 "#];
 
 /// PostgreSQL: the version lives in `migru_schema`; migrations run under an advisory lock so
@@ -156,6 +185,35 @@ CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
 r#"
 ALTER TABLE jobs ADD COLUMN dedup_key TEXT;
 CREATE UNIQUE INDEX jobs_dedup_waiting ON jobs(dedup_key) WHERE state = 'queued' AND attempts = 0;
+"#,
+// 3: retraining (issue 8).
+r#"
+-- Retraining (issue 8): what each recommendation showed, and the family's LoRA adapters.
+CREATE TABLE served_recommendations (
+    family_id TEXT NOT NULL,
+    recommendation_id TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    shown_text TEXT NOT NULL,
+    arm TEXT NOT NULL CHECK (arm IN ('base', 'adapter')),
+    adapter_version BIGINT,
+    served_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (family_id, recommendation_id)
+);
+CREATE TABLE adapters (
+    family_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    model_version BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    feedback_count BIGINT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'rolled_back')),
+    reason TEXT,
+    change_seq BIGINT,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (family_id, version)
+);
+CREATE INDEX jobs_kind_family ON jobs(kind, family_id, state);
 "#];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 mod migrations;
 mod postgres;
 mod sqlite;
+pub mod training;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use training::TrainingStore;
 
 /// Why the database could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +222,7 @@ pub struct StoredRecord {
 /// The server's storage. Implementations must make `push_records`, `redeem_pairing_code`,
 /// `record_feedback` and `claim_job` atomic.
 #[async_trait::async_trait]
-pub trait Storage: Send + Sync + std::fmt::Debug {
+pub trait Storage: TrainingStore + Send + Sync + std::fmt::Debug {
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<()>;
 

@@ -14,6 +14,8 @@ use uuid::Uuid;
 use super::migrations::{self, POSTGRES};
 use super::*;
 
+mod training;
+
 /// Advisory lock key held while migrating ("MGRU" + 1).
 const MIGRATION_LOCK: i64 = 0x4D47_5255_0001;
 

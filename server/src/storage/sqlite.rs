@@ -14,6 +14,8 @@ use uuid::Uuid;
 use super::migrations::{self, SQLITE};
 use super::*;
 
+mod training;
+
 /// Reader connections beside the writer (a file database only; `:memory:` is one connection).
 const READERS: usize = 2;
 
