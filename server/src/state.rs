@@ -110,6 +110,8 @@ pub struct AppState {
     pub alerts: AlertHub,
     /// Schedules a family's causal analysis after its pushes.
     pub analysis: Arc<crate::jobs::AnalysisScheduler>,
+    /// The base model and KTO settings; `None` when this server does not retrain adapters.
+    pub training: Option<Arc<crate::training::job::TrainingSettings>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -128,7 +130,14 @@ impl AppState {
             clock: Clock::default(),
             alerts: AlertHub::default(),
             analysis: Arc::default(),
+            training: None,
         }
+    }
+
+    /// Retrains families' adapters from parents' feedback with this base model.
+    pub fn with_training(mut self, settings: crate::training::job::TrainingSettings) -> Self {
+        self.training = Some(Arc::new(settings));
+        self
     }
 
     /// How long after a family's push its analysis runs (one analysis per burst of pushes).

@@ -302,11 +302,25 @@ async fn feedback(
         Feedback { recommendation_id: body.recommendation_id, device_id: parent.device_id, value, device_ts_ms };
     match state.store.record_feedback(parent.family_id, feedback, now_ms).await? {
         FeedbackResult::UnknownRecommendation => Err(Error::NotFound),
-        FeedbackResult::Recorded { applied, current, .. } => Ok(Json(FeedbackResponse {
+        FeedbackResult::Recorded { applied, current, .. } => {
+            queue_retrain_if_due(&state, parent.family_id, now_ms).await;
+            Ok(Json(FeedbackResponse {
             applied,
             value: if current.value > 0 { Thumb::Up } else { Thumb::Down },
             device_id: current.device_id,
             device_ts_ms: current.device_ts_ms,
-        })),
+        }))
+        }
+    }
+}
+
+/// Every N new feedbacks a family's adapter is retrained in the background. A failure to queue
+/// is logged, never the parent's problem: the next feedback tries again.
+async fn queue_retrain_if_due(state: &AppState, family_id: uuid::Uuid, now_ms: i64) {
+    let Some(settings) = &state.training else { return };
+    match crate::training::job::on_feedback(state.store.as_ref(), settings, family_id, now_ms).await {
+        Ok(Some(job_id)) => tracing::info!(job_id, %family_id, "retrain queued"),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, %family_id, "could not queue a retrain"),
     }
 }

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Seconds a claimed job is reserved; a crashed worker's job is taken over after this.
     #[arg(long, env = "MIGRU_JOB_LEASE_S", default_value_t = 600)]
     pub job_lease_s: u64,
+    /// The recommendation model folder (`migru-server train-base --out DIR`). With it, every 10
+    /// new parent feedbacks retrain the family's adapter; without it, no retraining runs here.
+    #[arg(long, env = "MIGRU_MODEL_DIR")]
+    pub model_dir: Option<std::path::PathBuf>,
 }
 
 impl ServeArgs {
@@ -88,7 +92,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let store = storage::open(&args.database_url)
         .await
         .with_context(|| format!("opening {}", storage::redact_url(&args.database_url)))?;
-    let state = AppState::new(store, args.limits()).with_analysis_delay(Duration::from_secs(args.analysis_delay_s));
+    let mut state = AppState::new(store, args.limits()).with_analysis_delay(Duration::from_secs(args.analysis_delay_s));
+    if let Some(dir) = &args.model_dir {
+        anyhow::ensure!(dir.join("genai_config.json").is_file(), "--model-dir {}: no genai_config.json (run `migru-server train-base --out DIR`)", dir.display());
+        state = state.with_training(crate::training::job::TrainingSettings::new(dir.clone()));
+    }
     let grace = Duration::from_secs(args.shutdown_grace_s);
     // One signal listener; everything that must stop watches this flag.
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -17,6 +17,7 @@
 //! [`run_job`], and a module with its `run`.
 
 pub mod causal_analysis;
+pub mod retrain;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +42,8 @@ pub enum JobError {
     Causal(#[from] crate::causal::CausalError),
     #[error("job task failed: {0}")]
     Task(String),
+    #[error("retraining: {0}")]
+    Training(#[from] crate::training::TrainingError),
 }
 
 /// Every kind of background job this server runs.
@@ -48,15 +51,18 @@ pub enum JobError {
 pub enum JobKind {
     /// A family's causal analyses after new data (issue 7): [`causal_analysis`].
     CausalAnalysis,
+    /// A family's LoRA adapter after N new parent feedbacks (issue 8): [`retrain`].
+    Retrain,
 }
 
 impl JobKind {
-    pub const ALL: &'static [JobKind] = &[JobKind::CausalAnalysis];
+    pub const ALL: &'static [JobKind] = &[JobKind::CausalAnalysis, JobKind::Retrain];
 
     /// The name stored in the `jobs.kind` column (a contract between server versions).
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::CausalAnalysis => "causal_analysis",
+            JobKind::Retrain => crate::training::job::JOB_KIND,
         }
     }
 
@@ -69,6 +75,7 @@ impl JobKind {
 pub async fn run_job(state: &AppState, kind: JobKind, job: &Job) -> Result<(), JobError> {
     match kind {
         JobKind::CausalAnalysis => causal_analysis::run(state, job).await,
+        JobKind::Retrain => retrain::run(state, job).await,
     }
 }
 
@@ -90,7 +97,9 @@ pub struct Dispatcher {
 #[async_trait::async_trait]
 impl Runner for Dispatcher {
     fn kinds(&self) -> Vec<&'static str> {
-        JobKind::ALL.iter().map(|k| k.as_str()).collect()
+        // Without a base model this server cannot retrain; the job waits for one that can.
+        let can_retrain = self.state.training.is_some();
+        JobKind::ALL.iter().filter(|k| **k != JobKind::Retrain || can_retrain).map(|k| k.as_str()).collect()
     }
 
     async fn run(&self, job: &Job) -> Result<(), JobError> {
