@@ -30,7 +30,7 @@ const MAX_RECENT: u32 = 1_000;
 /// companion objects the generated code declares.
 #[derive(Debug, uniffi::Object)]
 pub struct MigruCompanion {
-    inner: migru_core::Companion,
+    pub(crate) inner: migru_core::Companion,
 }
 
 #[uniffi::export]

@@ -3,6 +3,8 @@
 
 use migru_core::CompanionError;
 use migru_core::exchange::ExchangeError;
+use migru_core::llm::assistant::AssistantError;
+use migru_core::sync::SyncError;
 use migru_core::store::StoreError;
 
 /// What went wrong, in a form the app can branch on. Each variant has a `reason` field because
@@ -19,6 +21,23 @@ pub enum MigruError {
     /// Reading or writing a file failed (missing, no permission, disk full).
     #[error("i/o error: {reason}")]
     Io { reason: String },
+    /// The language model could not be used (ONNX Runtime library missing, a model folder that
+    /// is incomplete or does not match its configuration). Replies keep coming from templates.
+    #[error("model unavailable: {reason}")]
+    ModelUnavailable { reason: String },
+    /// The server could not be reached or answered with an error; nothing was lost, sync again
+    /// later.
+    #[error("network: {reason}")]
+    Network { reason: String },
+    /// The server refused this device's token (revoked or unknown): pair the device again.
+    #[error("not authorised: {reason}")]
+    Unauthorized { reason: String },
+    /// The server needs a newer app.
+    #[error("upgrade required: {reason}")]
+    UpgradeRequired { reason: String },
+    /// The operation was cancelled through its cancel handle.
+    #[error("cancelled")]
+    Cancelled,
     /// Anything else; the details are in the log.
     #[error("{reason}")]
     Other { reason: String },
@@ -43,6 +62,8 @@ impl From<CompanionError> for MigruError {
                 reason: format!("cannot open the file: {source}"),
             },
             CompanionError::InvalidInput(reason) => MigruError::InvalidInput { reason },
+            CompanionError::Assistant(e) => from_assistant(e),
+            CompanionError::Sync(e) => from_sync(e),
         };
         log(&converted);
         converted
@@ -92,6 +113,25 @@ fn from_store(error: StoreError) -> MigruError {
         other => MigruError::Other {
             reason: other.to_string(),
         },
+    }
+}
+
+fn from_assistant(error: AssistantError) -> MigruError {
+    match error {
+        AssistantError::Store(e) => from_store(e),
+        // Model errors name the model folder, never anything the child wrote.
+        AssistantError::Llm(e) => MigruError::ModelUnavailable { reason: e.to_string() },
+        AssistantError::Poisoned => MigruError::Other { reason: error.to_string() },
+    }
+}
+
+fn from_sync(error: SyncError) -> MigruError {
+    match error {
+        SyncError::Store(e) => from_store(e),
+        SyncError::Unauthorized => MigruError::Unauthorized { reason: error.to_string() },
+        SyncError::UpgradeRequired(reason) => MigruError::UpgradeRequired { reason },
+        SyncError::Cancelled => MigruError::Cancelled,
+        other => MigruError::Network { reason: other.to_string() },
     }
 }
 

@@ -4,15 +4,22 @@
 //! for a process the apps start, the small public error the apps act on, and flat records for
 //! results. Every behaviour lives in `migru-core`; each exported method delegates in one line.
 
+mod assistant;
 mod companion;
 mod error;
 mod logging;
 mod records;
 mod runtime;
+mod sync;
 
+pub use assistant::{
+    CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
+    MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource,
+};
 pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;
 pub use logging::{LogSink, init_logging};
 pub use records::{ImportReport, LineError, LoggedEvent, Stats};
+pub use sync::{PulledChange, SyncListener, SyncProgress};
 
 uniffi::setup_scaffolding!();

@@ -1,4 +1,5 @@
-//! The tokio runtime this library owns: async exports hand blocking SQLite work to it.
+//! The tokio runtime this library owns: async exports hand blocking SQLite work and model
+//! generation to its blocking pool, and run the sync client's network I/O.
 
 use std::sync::OnceLock;
 
@@ -14,7 +15,8 @@ pub(crate) fn runtime() -> &'static Runtime {
         Builder::new_multi_thread()
             .worker_threads(WORKERS)
             .thread_name("migru-ffi")
-            .enable_time()
+            // Time for async work, I/O for the sync client's connections.
+            .enable_all()
             .build()
             // Failing to start two threads at library start-up leaves nothing sensible to do.
             .expect("the tokio runtime could not start")

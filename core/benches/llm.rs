@@ -3,7 +3,11 @@
 //! - `decode_32_tokens/raw_ort`: the peer in the same run, a minimal hand-written loop over the
 //!   same ONNX Runtime session calls (no tokenizer, streaming, stop strings or checks) — the
 //!   ratio engine / raw_ort is the engine's own overhead;
-//! - `guardrail/check`: one full guardrail check of a typical reply.
+//! - `guardrail/check`: one full guardrail check of a typical reply;
+//! - `recall_5000/fts5_then_bm25`: the companion's retrieval of similar past words from a store
+//!   of 5,000 messages (FTS5 prefilter in SQLite, BM25 over the candidates); the peer in the same
+//!   run, `recall_5000/bm25_all`, reads every text from the store and ranks them all (retrieval
+//!   without the FTS5 index).
 //!
 //! Needs the ONNX Runtime library (`ORT_DYLIB_PATH` or `.cache/onnxruntime/`); the decode group is
 //! skipped without it. The comparison with onnxruntime-genai is `core/validation/llm/compare_genai.py`.
@@ -17,7 +21,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use migru_core::llm::demo::{DemoSpec, write_demo_model};
 use migru_core::llm::engine::{GenerateOptions, LanguageModel, ModelOptions};
 use migru_core::llm::guardrail::{Audience, Guardrail};
+use migru_core::event::jsonl::parse_ts;
+use migru_core::event::{Body, Kind, LOCAL_USER, Record};
 use migru_core::llm::CancelToken;
+use migru_core::llm::retrieval::{self, Episode};
+use migru_core::store::{EventFilter, Store};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
@@ -100,5 +108,53 @@ fn guardrail(c: &mut Criterion) {
     c.bench_function("guardrail/check", |b| b.iter(|| black_box(g.check(black_box(text), Audience::Child, "en"))));
 }
 
-criterion_group!(benches, decode, guardrail);
+/// A store with `n` messages of a child over a year, from a few hundred phrases.
+fn diary(dir: &Path, n: usize) -> Store {
+    const WHAT: &[&str] = &["my head hurts", "I feel tired", "we played football", "school was loud", "I slept badly",
+        "my tummy hurts", "we went swimming", "I was worried about the test", "the nap helped", "I drew a dragon"];
+    const WHEN: &[&str] = &["after lunch", "in the morning", "after practice", "at school", "before bed", "in the car",
+        "after the trip", "on the bus", "at grandma's", "in the sun"];
+    const HOW: &[&str] = &["a bit", "a lot", "again", "today", "all day", "since yesterday", "now", "really"];
+    let store = Store::open(dir.join("bench.db")).unwrap();
+    let start = parse_ts("2025-11-01T08:00:00+01:00").unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |m: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % m as u64) as usize
+    };
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let text = format!("{} {} {}", WHAT[next(WHAT.len())], WHEN[next(WHEN.len())], HOW[next(HOW.len())]);
+            Record::new(start + chrono::Duration::minutes(i as i64 * 97), Body::Message { text })
+        })
+        .collect();
+    store.append_batch(&records).unwrap();
+    store
+}
+
+fn recall(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = diary(dir.path(), 5_000);
+    let query = "my head hurts again after football practice";
+    let via_fts = retrieval::recall(&store, LOCAL_USER, query, 3, |_| true).unwrap();
+    let all = || {
+        let filter = EventFilter { user: Some(LOCAL_USER.into()), kinds: vec![Kind::Message], ..EventFilter::default() };
+        let episodes: Vec<Episode> = store
+            .events(&filter)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.record.body.text().map(|t| Episode { id: e.seq, text: t.to_owned() }))
+            .collect();
+        retrieval::most_similar(query, &episodes, 3)
+    };
+    assert!(via_fts.len() == 3 && all().len() == 3, "both paths find episodes");
+    let mut group = c.benchmark_group("recall_5000");
+    group.bench_function("fts5_then_bm25", |b| b.iter(|| black_box(retrieval::recall(&store, LOCAL_USER, query, 3, |_| true).unwrap())));
+    group.bench_function("bm25_all", |b| b.iter(|| black_box(all())));
+    group.finish();
+}
+
+criterion_group!(benches, decode, guardrail, recall);
 criterion_main!(benches);

@@ -23,6 +23,12 @@ pub enum CompanionError {
     File { path: PathBuf, source: std::io::Error },
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    #[cfg(feature = "llm")]
+    #[error(transparent)]
+    Assistant(#[from] crate::llm::assistant::AssistantError),
+    #[cfg(feature = "sync")]
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 /// What `append` stored.
@@ -47,12 +53,20 @@ pub struct LoggedMessage {
 pub struct Companion {
     store: Arc<Store>,
     user: String,
+    /// Migru's replies and the parents' recommendations; shared by every child of the store.
+    #[cfg(feature = "llm")]
+    assistant: Arc<crate::llm::assistant::Assistant>,
 }
 
 impl Companion {
     /// Opens (creating or upgrading) the database at `path` for the local child.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CompanionError> {
-        Ok(Companion { store: Arc::new(Store::open(path)?), user: LOCAL_USER.to_owned() })
+        Ok(Companion {
+            store: Arc::new(Store::open(path)?),
+            user: LOCAL_USER.to_owned(),
+            #[cfg(feature = "llm")]
+            assistant: Arc::new(crate::llm::assistant::Assistant::new()?),
+        })
     }
 
     /// The same store, seen as another child (a database may hold several).
@@ -60,7 +74,12 @@ impl Companion {
         if user.is_empty() || user.len() > 128 {
             return Err(CompanionError::InvalidInput("user must be 1 to 128 characters".into()));
         }
-        Ok(Companion { store: Arc::clone(&self.store), user: user.to_owned() })
+        Ok(Companion {
+            store: Arc::clone(&self.store),
+            user: user.to_owned(),
+            #[cfg(feature = "llm")]
+            assistant: Arc::clone(&self.assistant),
+        })
     }
 
     pub fn user(&self) -> &str {
@@ -139,6 +158,88 @@ impl Companion {
     /// Deletes everything on this device.
     pub fn delete_all(&self) -> Result<(), CompanionError> {
         Ok(self.store.delete_all()?)
+    }
+}
+
+/// Migru's words: replies to the child and recommendations for the parents (`llm::assistant`).
+#[cfg(feature = "llm")]
+impl Companion {
+    /// Loads a model folder (onnxruntime-genai layout) for every later reply on this device, with
+    /// the store's active adapter (the child's personalisation) when there is one.
+    pub fn load_model(
+        &self,
+        dir: &Path,
+        options: &crate::llm::engine::ModelOptions,
+    ) -> Result<crate::llm::assistant::AdapterOutcome, CompanionError> {
+        self.assistant.load_model(dir, options)?;
+        let active = self.store.active_adapter()?;
+        Ok(self.assistant.apply_adapter(&self.store, active.as_ref())?)
+    }
+
+    /// Makes adapter `version` (already received into the store) the active one, and switches the
+    /// loaded model to it without reloading. A refused adapter is an error from the store; one that
+    /// fails verification now is marked refused and reported in the outcome.
+    pub fn activate_adapter(&self, version: i64) -> Result<crate::llm::assistant::AdapterOutcome, CompanionError> {
+        self.store.activate_adapter(version)?;
+        let active = self.store.active_adapter()?;
+        Ok(self.assistant.apply_adapter(&self.store, active.as_ref())?)
+    }
+
+    /// Back to template replies.
+    pub fn unload_model(&self) -> Result<(), CompanionError> {
+        Ok(self.assistant.unload_model()?)
+    }
+
+    pub fn has_model(&self) -> Result<bool, CompanionError> {
+        Ok(self.assistant.has_model()?)
+    }
+
+    /// Migru's reply to the child's `message`: the model when one is installed (templates and a
+    /// notice otherwise), the guardrail always, the safety response for a red flag or self-harm.
+    /// Text streams to `on_event` as it passes the guardrail; `cancel` stops it from any thread.
+    /// The message is not stored here (`log_message` does that).
+    pub fn reply_to_child(
+        &self,
+        message: &str,
+        profile: &crate::llm::prompt::ChildProfile,
+        cancel: &crate::llm::CancelToken,
+        on_event: &mut dyn FnMut(&crate::llm::responder::ReplyEvent),
+    ) -> Result<crate::llm::assistant::AssistantReply, CompanionError> {
+        if message.trim().is_empty() {
+            return Err(CompanionError::InvalidInput("the message is empty".into()));
+        }
+        Ok(self.assistant.reply_to_child(&self.store, &self.user, profile, message, cancel, on_event)?)
+    }
+
+    /// A recommendation for the parents from the child's profile, chronotype, patterns,
+    /// forecast and causal finding, with similar earlier days recalled from the store.
+    pub fn parent_recommendation(
+        &self,
+        input: &crate::llm::prompt::ParentRecommendationInput,
+        cancel: &crate::llm::CancelToken,
+        on_event: &mut dyn FnMut(&crate::llm::responder::ReplyEvent),
+    ) -> Result<crate::llm::assistant::AssistantReply, CompanionError> {
+        Ok(self.assistant.parent_recommendation(&self.store, &self.user, input, cancel, on_event)?)
+    }
+}
+
+/// Sync with the family's server (`sync`).
+#[cfg(feature = "sync")]
+impl Companion {
+    /// Pushes the outbox and pulls the family's changes into `pulled_changes`, resuming from the
+    /// stored cursor. Async: the apps run it on the bindings' runtime, never on the thread that
+    /// talks with the child. Setting `cancel` ends it between requests with nothing lost.
+    pub async fn sync(
+        &self,
+        config: crate::sync::SyncConfig,
+        cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+        on_progress: impl FnMut(&crate::sync::SyncProgress),
+    ) -> Result<crate::sync::SyncProgress, CompanionError> {
+        let mut client = crate::sync::SyncClient::new(config)?;
+        if let Some(flag) = cancel {
+            client = client.with_cancel_flag(flag);
+        }
+        Ok(client.sync(&self.store, on_progress, |_| Ok(())).await?)
     }
 }
 

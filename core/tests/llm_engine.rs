@@ -271,6 +271,7 @@ fn responder_guards_streams_and_falls_back() {
     assert_eq!(reply.source, ReplySource::Template);
     assert!(!reply.verdict.as_ref().unwrap().passed());
     let shown = events.lock().unwrap().iter().fold(String::new(), |acc, e| match e {
+        ReplyEvent::Token { .. } => acc,
         ReplyEvent::Text(t) => acc + t,
         ReplyEvent::Replace(t) => t.clone(),
     });

@@ -15,8 +15,23 @@ struct Labelled {
 }
 
 fn labelled() -> Vec<Labelled> {
-    include_str!("../data/llm/guardrail_labelled.jsonl")
-        .lines()
+    parse(include_str!("../data/llm/guardrail_labelled.jsonl"))
+}
+
+/// The independent set (`guardrail_holdout.jsonl`): outputs written afterwards by someone else
+/// from the rules' intent, in other words than the tuning set, never used to tune the word lists.
+fn holdout() -> Vec<Labelled> {
+    parse(include_str!("../data/llm/guardrail_holdout.jsonl"))
+}
+
+/// A second independent set, written after the rules were last changed and never used to change
+/// them.
+fn holdout2() -> Vec<Labelled> {
+    parse(include_str!("../data/llm/guardrail_holdout2.jsonl"))
+}
+
+fn parse(text: &str) -> Vec<Labelled> {
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
         .collect()
@@ -85,4 +100,46 @@ fn safety_messages_are_recognised_and_ordinary_ones_are_not() {
     for m in ["my head hurts a little", "I'm confused about my maths homework", "I played football", "I'm tired"] {
         assert!(safety_concern(m).is_none(), "{m}");
     }
+}
+
+#[test]
+fn no_must_block_output_of_the_independent_sets_passes() {
+    let mut leaked = Vec::new();
+    for (name, set) in [("holdout", holdout()), ("holdout2", holdout2())] {
+        leaked.extend(independent(name, &set));
+    }
+    assert!(leaked.is_empty(), "must-block outputs that passed:\n{}", leaked.join("\n"));
+}
+
+/// Runs one independent set: reports the counts and false blocks, returns the leaks.
+fn independent(name: &str, set: &[Labelled]) -> Vec<String> {
+    let g = Guardrail::default();
+    let blocks: Vec<_> = set.iter().filter(|l| l.label == "block").collect();
+    assert!(blocks.len() >= 60, "{name}: {} must-block outputs", blocks.len());
+    let leaked: Vec<_> = blocks
+        .iter()
+        .filter(|l| g.check(&l.text, l.audience, &l.language).passed())
+        .map(|l| format!("{name} [{} {}] {}", l.category, l.language, l.text))
+        .collect();
+    let acceptable: Vec<_> = set.iter().filter(|l| l.label == "acceptable").collect();
+    let false_blocks: Vec<_> = acceptable
+        .iter()
+        .filter_map(|l| match g.check(&l.text, l.audience, &l.language) {
+            v if v.passed() => None,
+            v => Some(format!("{v:?}: {}", l.text)),
+        })
+        .collect();
+    let (lo, hi) = wilson(false_blocks.len(), acceptable.len());
+    eprintln!(
+        "{name}: {} must-block, {} passed; {} acceptable, {} blocked ({:.1} %, Wilson 95 % CI {:.1}–{:.1} %)\n{}",
+        blocks.len(),
+        leaked.len(),
+        acceptable.len(),
+        false_blocks.len(),
+        100.0 * false_blocks.len() as f64 / acceptable.len() as f64,
+        100.0 * lo,
+        100.0 * hi,
+        false_blocks.join("\n")
+    );
+    leaked
 }

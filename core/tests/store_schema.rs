@@ -4,7 +4,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration};
 use migru_core::event::{Body, Record};
-use migru_core::store::{Appended, EventFilter, SCHEMA_VERSION, Store, StoreError};
+use migru_core::store::{
+    AdapterRecord, AdapterStatus, Appended, EventFilter, PatternState, PulledChange, SCHEMA_VERSION, Store, StoreError,
+};
 use rusqlite::Connection;
 
 fn ts(text: &str) -> DateTime<chrono::FixedOffset> {
@@ -120,6 +122,18 @@ fn delete_all_leaves_no_row_in_any_table() {
             skin_temp_c: None,
         }])
         .unwrap();
+    store.save_pattern_state("local", &PatternState { last_seq: 3, state: b"engine".to_vec() }).unwrap();
+    store
+        .put_pulled_changes(&[PulledChange {
+            change_id: "c1".into(),
+            topic: "recommendation".into(),
+            payload: "{}".into(),
+            server_seq: Some(1),
+            received_ms: 1,
+        }])
+        .unwrap();
+    store.put_adapter(&adapter(1, AdapterStatus::Active)).unwrap();
+    assert!(!store.search_text("local", "breakfast", 5).unwrap().is_empty(), "the diary's words are indexed");
 
     store.delete_all().unwrap();
 
@@ -131,8 +145,13 @@ fn delete_all_leaves_no_row_in_any_table() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(tables.len() >= 7, "{tables:?}");
+    assert!(tables.len() >= 11, "{tables:?}");
     for table in tables {
+        // FTS5 keeps its own bookkeeping rows (the format version, an empty segment structure);
+        // they hold no words, which the byte scan of the file below also proves.
+        if table == "message_fts_config" || table == "message_fts_data" {
+            continue;
+        }
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "table {table} still has rows");
     }
@@ -142,6 +161,115 @@ fn delete_all_leaves_no_row_in_any_table() {
     let bytes = std::fs::read(&path).unwrap();
     let needle = b"no time for breakfast";
     assert!(!bytes.windows(needle.len()).any(|w| w == needle), "deleted text still readable in the file");
+    let store = Store::open(&path).unwrap();
+    assert!(store.search_text("local", "breakfast", 5).unwrap().is_empty(), "the text index is empty");
+}
+
+fn adapter(version: i64, status: AdapterStatus) -> AdapterRecord {
+    AdapterRecord {
+        version,
+        sha256: format!("{version:064x}"),
+        size_bytes: 1000,
+        path: format!("adapters/{version}.onnx_adapter"),
+        status,
+        reason: None,
+        received_ms: version,
+    }
+}
+
+#[test]
+fn text_search_finds_the_childs_words_ranked_and_forgets_purged_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let now = ts("2026-03-31T12:00:00+02:00");
+    let say = |days: i64, text: &str| Record::new(now - Duration::days(days), Body::Message { text: text.into() });
+    let mut other = say(1, "football with grandpa");
+    other.user = "sibling".into();
+    store
+        .append_batch(&[
+            say(40, "football practice was fun"),
+            say(2, "my head hurts after football again, really bad headache"),
+            say(1, "we went to the zoo"),
+            other,
+        ])
+        .unwrap();
+
+    let hits = store.search_text("local", "football OR headache", 10).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits[0].text.contains("again"), "the episode matching both words ranks first: {hits:?}");
+    assert!(hits.iter().all(|h| h.kind == migru_core::event::Kind::Message));
+    assert!(store.search_text("local", "zoo", 10).unwrap()[0].text.contains("zoo"));
+    // Another child's words never come back.
+    assert!(store.search_text("local", "grandpa", 10).unwrap().is_empty());
+    assert_eq!(store.search_text("sibling", "football", 10).unwrap().len(), 1);
+
+    // A malformed query is the caller's error, named as such.
+    let err = store.search_text("local", "\"unbalanced", 10).unwrap_err();
+    assert!(matches!(err, migru_core::store::StoreError::BadSearch(_)), "{err}");
+
+    // Purged events leave the index too.
+    store.purge_expired(now.timestamp_millis()).unwrap();
+    let hits = store.search_text("local", "practice", 10).unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[test]
+fn pulled_changes_are_stored_once_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let change = |id: &str, topic: &str, seq: i64| PulledChange {
+        change_id: id.into(),
+        topic: topic.into(),
+        payload: format!(r#"{{"n":{seq}}}"#),
+        server_seq: Some(seq),
+        received_ms: 1_000 + seq,
+    };
+    {
+        let store = Store::open(&path).unwrap();
+        let batch = [change("a", "recommendation", 1), change("b", "analysis_result", 2)];
+        assert_eq!(store.put_pulled_changes(&batch).unwrap(), 2);
+        assert_eq!(store.put_pulled_changes(&batch).unwrap(), 0, "a repeated pull adds nothing");
+    }
+    let store = Store::open(&path).unwrap();
+    let all = store.pulled_changes(None, 10).unwrap();
+    assert_eq!(all.iter().map(|c| c.change_id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(store.pulled_changes(Some("recommendation"), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn one_adapter_is_active_and_a_refused_one_never_becomes_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    assert!(store.active_adapter().unwrap().is_none());
+    store.put_adapter(&adapter(1, AdapterStatus::Active)).unwrap();
+    store.put_adapter(&adapter(2, AdapterStatus::Inactive)).unwrap();
+    store.activate_adapter(2).unwrap();
+    assert_eq!(store.active_adapter().unwrap().unwrap().version, 2);
+    assert_eq!(store.adapters().unwrap()[0].status, AdapterStatus::Inactive);
+
+    let mut broken = adapter(3, AdapterStatus::Refused);
+    broken.reason = Some("sha256 mismatch".into());
+    store.put_adapter(&broken).unwrap();
+    assert!(matches!(store.activate_adapter(3), Err(migru_core::store::StoreError::RefusedAdapter(3))));
+    assert!(matches!(store.activate_adapter(9), Err(migru_core::store::StoreError::NoSuchAdapter(9))));
+    assert_eq!(store.active_adapter().unwrap().unwrap().version, 2, "the previous adapter stays active");
+
+    // Storing a new active adapter demotes the old one in the same transaction.
+    store.put_adapter(&adapter(4, AdapterStatus::Active)).unwrap();
+    let active: Vec<i64> = store.adapters().unwrap().iter().filter(|a| a.status == AdapterStatus::Active).map(|a| a.version).collect();
+    assert_eq!(active, [4]);
+}
+
+#[test]
+fn pattern_state_round_trips_per_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    Store::open(&path).unwrap().save_pattern_state("a", &PatternState { last_seq: 7, state: vec![1, 2, 3] }).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.load_pattern_state("a").unwrap(), Some(PatternState { last_seq: 7, state: vec![1, 2, 3] }));
+    assert_eq!(store.load_pattern_state("b").unwrap(), None);
+    store.save_pattern_state("a", &PatternState { last_seq: 9, state: vec![4] }).unwrap();
+    assert_eq!(store.load_pattern_state("a").unwrap().unwrap().last_seq, 9);
 }
 
 #[test]
@@ -230,4 +358,27 @@ fn local_time_survives_time_zones_and_dst() {
     for event in store.events(&EventFilter::default()).unwrap() {
         assert_eq!(chrono::Timelike::hour(&event.record.ts), 9, "{}", event.record.ts);
     }
+}
+
+#[test]
+fn checkpoints_run_off_the_writer_and_closing_folds_the_wal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let today = ts("2026-03-10T00:00:00+01:00");
+    let diary = migru_core::sample::diary(3, 60, today);
+    {
+        let store = Store::open(&path).unwrap();
+        for chunk in diary.chunks(50) {
+            store.append_batch(chunk).unwrap();
+        }
+        // The background checkpointer keeps the WAL near its 1,000-page threshold instead of
+        // letting it grow with the data.
+        let wal = std::fs::metadata(dir.path().join("m.db-wal")).map(|m| m.len()).unwrap_or(0);
+        assert!(wal < 64 << 20, "WAL grew to {wal} bytes");
+    }
+    // Closed: the main file alone holds every event (copied without its -wal).
+    let alone = dir.path().join("alone.db");
+    std::fs::copy(&path, &alone).unwrap();
+    let n: i64 = Connection::open(&alone).unwrap().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n as usize, diary.len());
 }

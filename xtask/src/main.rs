@@ -3,7 +3,9 @@
 //! - `bindings [--release]`: builds the `migru-ffi` cdylib for this machine and generates the
 //!   Kotlin and Swift bindings into `<target>/bindings/{kotlin,swift}` (build outputs).
 //! - `kotlin-test [--offline]`: `bindings`, then the JVM test suite in `android/core-jvm` (Maven),
-//!   loading the library just built through JNA.
+//!   loading the library just built through JNA. With `ORT_DYLIB_PATH` set, it also writes the
+//!   demo model (`migru model demo`) for the tests that generate across the FFI. It also builds
+//!   `migru-server`, which the sync tests start on loopback.
 //! - `android [--release]`: jniLibs for the Android app with `cargo ndk` (needs the NDK).
 //! - `apple`: the `MigruCoreFFI.xcframework` and the Swift sources for `ios/Package.swift`
 //!   (needs macOS with Xcode).
@@ -155,7 +157,42 @@ impl Workspace {
             self.bindings_dir("kotlin").display()
         ));
         mvn.arg(format!("-Dmigru.library.dir={}", lib_dir.display()));
+        if let Some(model) = self.demo_model()? {
+            mvn.arg(format!("-Dmigru.demo.model={}", model.display()));
+        }
+        mvn.arg(format!("-Dmigru.server.bin={}", self.server_binary()?.display()));
         run(&mut mvn)
+    }
+
+    /// The real `migru-server` (debug build) the sync tests start on loopback.
+    fn server_binary(&self) -> Result<PathBuf> {
+        self.cargo(&["build", "-p", "migru-server", "--bin", "migru-server"])?;
+        let binary = self.target.join("debug").join(format!("migru-server{}", env::consts::EXE_SUFFIX));
+        ensure!(binary.is_file(), "the build did not produce {}", binary.display());
+        Ok(binary)
+    }
+
+    /// With ONNX Runtime available (`ORT_DYLIB_PATH`), the demo model (`migru model demo`) for
+    /// the tests that generate across the FFI; without it they check the template path only.
+    fn demo_model(&self) -> Result<Option<PathBuf>> {
+        if env::var_os("ORT_DYLIB_PATH").is_none_or(|p| p.is_empty()) {
+            return Ok(None);
+        }
+        let out = self.target.join("kotlin-test").join("demo-model");
+        self.cargo(&[
+            OsStr::new("run"),
+            OsStr::new("-q"),
+            OsStr::new("-p"),
+            OsStr::new("migru-core"),
+            OsStr::new("--bin"),
+            OsStr::new("migru"),
+            OsStr::new("--"),
+            OsStr::new("model"),
+            OsStr::new("demo"),
+            OsStr::new("--out"),
+            out.as_os_str(),
+        ])?;
+        Ok(Some(out))
     }
 
     /// jniLibs for every Android ABI, through `cargo ndk` (`cargo install cargo-ndk`, the NDK in

@@ -37,7 +37,7 @@ impl AdapterParam {
 
     /// The values, when the parameter is float32.
     pub fn f32_values(&self) -> Option<Vec<f32>> {
-        (self.data_type == DTYPE_FLOAT && self.raw.len() % 4 == 0)
+        (self.data_type == DTYPE_FLOAT && self.raw.len().is_multiple_of(4))
             .then(|| self.raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 

@@ -58,7 +58,10 @@ pub struct DemoSummary {
 
 /// Writes `genai_config.json`, `model.onnx` and `tokenizer.json` into `dir` (created if needed).
 pub fn write_demo_model(dir: &Path, spec: &DemoSpec) -> Result<DemoSummary, LlmError> {
-    if spec.hidden % spec.heads != 0 {
+    if [spec.hidden, spec.heads, spec.layers, spec.ffn, spec.context_length].contains(&0) {
+        return Err(LlmError::Config("hidden size, heads, layers, feed-forward size and context length must all be above 0".into()));
+    }
+    if !spec.hidden.is_multiple_of(spec.heads) {
         return Err(LlmError::Config(format!("hidden size {} is not a multiple of {} heads", spec.hidden, spec.heads)));
     }
     std::fs::create_dir_all(dir).map_err(|e| LlmError::io(dir, e))?;

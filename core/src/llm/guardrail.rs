@@ -112,7 +112,8 @@ impl Guardrail {
         let words = Words::new(text);
         let mut reasons = Vec::new();
         let lower = text.to_lowercase();
-        if MARKUP.iter().any(|m| lower.contains(m)) {
+        let labelled = LABELS.iter().any(|l| lower.trim_start().starts_with(l) || lower.contains(&format!("\n{l}")));
+        if MARKUP.iter().any(|m| lower.contains(m)) || META.iter().any(|m| lower.contains(m)) || labelled {
             reasons.push(BlockReason::Markup);
         }
         if repetitive(&words.list) {
@@ -121,7 +122,7 @@ impl Guardrail {
         if words.any(DIAGNOSIS) || words.claims_condition() {
             reasons.push(BlockReason::Diagnosis);
         }
-        if words.any(MEDICATION) || words.has_dose() {
+        if words.any(MEDICATION) || words.has_dose() || MEDICATION_INFIX.iter().any(|m| lower.contains(m)) {
             reasons.push(BlockReason::Medication);
         }
         let frightening = match audience {
@@ -222,6 +223,12 @@ fn repetitive(words: &[String]) -> bool {
     if words.windows(4).any(|w| w.iter().all(|x| x == &w[0])) {
         return true;
     }
+    // A word said twice in a row ("ball ball", "the the") is a model stutter, bar a few doubles
+    // people write on purpose.
+    const DOUBLES: &[&str] = &["very", "bye", "so", "ha", "no", "yes", "knock", "night", "well", "now", "there"];
+    if words.windows(2).any(|w| w[0] == w[1] && !DOUBLES.contains(&w[0].as_str()) && !is_number(&w[0])) {
+        return true;
+    }
     // The same three-word run three times or more.
     let mut seen = std::collections::HashMap::new();
     for w in words.windows(3) {
@@ -257,16 +264,44 @@ fn language_ok(words: &Words, text: &str, language: &str) -> bool {
             core.chars().count() > 20 || inner_upper || mixed || symbols > 0
         })
         .count();
-    own * 100 >= n * 15 && own >= best_other && odd_tokens * 10 <= n
+    // Word salad made of glue words only ("the and of to in is you that it"), or of word pieces
+    // a tokenizer split off ("ing the tion ed").
+    let glue = words.list.iter().filter(|w| GLUE.contains(&w.as_str())).count();
+    let pieces = words.list.iter().filter(|w| PIECES.contains(&w.as_str())).count();
+    let salad = (language == "en" && n >= 5 && glue * 100 > n * 70) || pieces >= 2;
+    own * 100 >= n * 15 && own >= best_other && odd_tokens * 10 <= n && !salad
 }
 
-const MARKUP: &[&str] = &["<|", "|>", "```", "http://", "https://", "<s>", "</s>", "[inst]", "###", "<unk>"];
+/// English words that carry no content on their own.
+const GLUE: &[&str] = &["the", "a", "an", "and", "of", "to", "in", "is", "it", "that", "on", "at", "for", "with", "as", "by", "from", "or", "but", "if", "you"];
+
+/// Suffixes standing alone: pieces of words, not words.
+const PIECES: &[&str] = &["ing", "tion", "ed", "er", "ly", "ment", "ness", "est", "ous", "ful", "ity", "ies"];
+
+/// A model talking about its reply instead of replying.
+const META: &[&str] = &["here is a reply", "here's a reply", "here is my reply", "here is a response", "here's a response"];
+/// Labels a model may put before its reply.
+const LABELS: &[&str] = &["response:", "reply:", "answer:", "assistant:", "user:", "migru:", "output:", "system:"];
+
+const MARKUP: &[&str] = &[
+    "<|", "|>", "```", "http://", "https://", "<s>", "</s>", "[inst]", "[/inst]", "###", "<unk>", "as an ai", "ai language model",
+    "i am an ai", "i'm an ai", "language model",
+];
 
 const DIAGNOSIS: &[&str] = &[
     "diagnos*", "disorder*", "syndrome*", "epilep*", "meningitis", "tumor*", "tumour*", "aneurysm*", "concussion*",
     "adhd", "depression", "depressive", "chronic migraine", "cluster headache*", "migraine with aura", "hemiplegic",
     "neurological condition", "condition called", "you are suffering from", "is a symptom of", "are symptoms of",
     "pathological", "prognosis", "encephal*", "sinusitis", "hypertension",
+    // Added after the independent set (guardrail_holdout.jsonl) showed naming and hedged claims
+    // getting through: conditions named outright, and the phrases that attach one to the child.
+    "insomnia", "the flu", "influenza", "tension headache*", "tension-type", "tension type", "vestibular",
+    "abdominal migraine", "migraine without aura", "aura", "consistent with", "points to", "point to",
+    "indicative of", "a case of", "seems to have", "appears to have", "migräne*", "migraña*", "une migraine",
+    // Added after the second independent set (guardrail_holdout2.jsonl): everyday illnesses and the
+    // language of clinical criteria.
+    "a cold", "the cold coming", "a stomach bug", "a bug", "an allergy", "allerg*", "criteria for", "typical of a child",
+    "chronic*", "signs of depression", "classic signs", "something is wrong",
 ];
 
 const MEDICATION: &[&str] = &[
@@ -277,7 +312,17 @@ const MEDICATION: &[&str] = &[
     "medication*", "medicament*", "painkiller*", "pain killer*", "pain reliever*", "pill", "pills", "tablet", "tablets",
     "capsule*", "dose", "doses", "dosage", "drug", "drugs", "prescription*", "prescribe*", "syrup", "ointment",
     "schmerzmittel", "tablette*", "medikament*", "médicament*", "medicamento*", "pastilla*",
+    // Added after the independent set: short forms, where medicines come from, and other spellings.
+    "meds", "med", "pharmacy", "pharmacist", "chemist", "supplement*", "inhaler*", "ibuprof*", "paracetam*",
+    "paracétam*", "comprimé*", "gélule*", "cachet*", "pilule*", "pille", "pillen", "arznei*", "zäpfchen", "jarabe",
+    "remedio*", "dosis",
+    // Added after the second independent set.
+    "medizin*", "sirop*", "aspirin*",
 ];
+
+/// Medicine words German builds compounds with ("Schmerztablette", "Hustensaft" aside): matched
+/// anywhere inside a word.
+const MEDICATION_INFIX: &[&str] = &["tablette", "schmerzmittel", "medizin", "arznei", "medikament", "kopfschmerzmittel"];
 
 const FRIGHTENING_CHILD: &[&str] = &[
     "will die", "could die", "going to die", "die from", "die of", "dying", "dead", "death", "kill", "killed", "blood", "bleeding", "hospital", "ambulance",
@@ -285,11 +330,16 @@ const FRIGHTENING_CHILD: &[&str] = &[
     "monster*", "serious", "seriously ill", "danger*", "worst", "brain", "migraine*", "pain will get worse",
     "never get better", "forever", "cancer", "seizure*", "stroke", "blind", "paraly*", "coma", "nightmare*",
     "disease*", "illness*", "infection*", "virus*",
+    // Added after the independent set: threats that name no illness.
+    "very wrong", "something wrong", "faint", "fainting", "pass out", "break something", "break a bone", "broken bone*",
+    "worse and worse", "get worse", "can't see", "cant see", "go blind", "injur*",
+    "very ill", "really ill", "very sick", "really sick", "brain might", "is hurt", "might be hurt",
 ];
 
 const ALARMING: &[&str] = &[
     "brain damage", "life threatening", "life-threatening", "fatal", "deadly", "could die", "might die", "will die",
     "cancer", "tumor*", "tumour*", "call an ambulance", "emergency room", "permanent damage", "irreversible",
+    "stroke", "brain bleed*", "haemorrhage", "hemorrhage", "seizure*", "at risk of a",
 ];
 
 const SELF_HARM_INPUT: &[&str] = &[
@@ -303,6 +353,9 @@ const SELF_HARM_INPUT: &[&str] = &[
 const SELF_HARM_OUTPUT: &[&str] = &[
     "kill yourself", "killing yourself", "hurt yourself", "hurting yourself", "harm yourself", "harming yourself",
     "cut yourself", "cutting yourself", "self harm", "self-harm", "end your life", "you should die", "starve yourself",
+    "end it all", "ending it all", "take your own life", "not worth living", "cut when", "cutting when",
+    "hurt themselves", "hurting themselves", "harm themselves", "harming themselves", "cut themselves",
+    "kill themselves", "killing themselves",
 ];
 
 const RED_FLAGS: &[&str] = &[
@@ -321,7 +374,16 @@ const RED_FLAGS_WITH_HEAD: &[&str] = &[
     "passed out", "stiff neck", "verwirrt", "threw up again and again",
 ];
 
-const UNKIND: &[&str] = &["stupid", "idiot", "dumb", "shut up", "lazy", "your fault", "you're weak", "cry baby", "crybaby", "silly you", "stop whining", "nobody cares", "pathetic"];
+const UNKIND: &[&str] = &[
+    "stupid", "idiot", "dumb", "shut up", "lazy", "it's your fault", "it is your fault", "all your fault",
+    "was your fault", "you're weak", "cry baby", "crybaby", "silly you",
+    "stop whining", "nobody cares", "pathetic",
+    // Added after the independent set: scolding without a swear word.
+    "dummy", "silly thing", "know better", "being a baby", "such a baby", "complainer", "own fault", "grow up",
+    "toughen up", "ridiculous", "annoying", "nobody likes",
+    // Added after the second independent set.
+    "stop complaining", "complaining so much", "quit crying", "stop crying", "not a big deal", "big deal",
+];
 
 /// Common function words per language, for the language check.
 const STOPWORDS: &[(&str, &[&str])] = &[

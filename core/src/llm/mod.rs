@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod guardrail;
+pub mod memory;
 pub mod onnx_proto;
 pub mod prompt;
 pub mod retrieval;
@@ -22,6 +23,8 @@ pub mod templates;
 
 #[cfg(feature = "llm")]
 pub mod adapter;
+#[cfg(feature = "llm")]
+pub mod assistant;
 #[cfg(feature = "llm")]
 pub mod demo;
 #[cfg(feature = "llm")]

@@ -28,6 +28,10 @@ pub enum ReplySource {
 /// What the UI receives while a reply is produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyEvent {
+    /// The model produced another token (`generated` so far). No text: the words come with
+    /// `Text` once whole sentences passed the guardrail. Lets the UI show that Migru is writing,
+    /// and a caller stop a long generation early.
+    Token { generated: usize },
     /// Append this text.
     Text(String),
     /// Replace everything shown so far with this text.
@@ -70,6 +74,11 @@ impl Responder {
         self.model.is_some()
     }
 
+    /// Installs (or, with `None`, removes) the model; templates answer while there is none.
+    pub fn set_model(&mut self, model: Option<LanguageModel>) -> Option<LanguageModel> {
+        std::mem::replace(&mut self.model, model)
+    }
+
     pub fn model_mut(&mut self) -> Option<&mut LanguageModel> {
         self.model.as_mut()
     }
@@ -82,85 +91,109 @@ impl Responder {
             return Reply { text, source: ReplySource::Safety, verdict: None, generation: None };
         }
         let fallback = self.templates.child(Situation::of_message(&input.message), variant_of(&input.message)).to_string();
-        let language = if input.profile.language.is_empty() { "en".to_string() } else { input.profile.language.clone() };
+        let language = language_or_english(&input.profile.language);
         let Some(model) = self.model.as_mut() else {
             on_event(&ReplyEvent::Text(fallback.clone()));
             return Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None };
         };
         let prompt = model.render(&child_reply_messages(input));
-        let guardrail = &self.guardrail;
-        let inner = CancelToken::new();
-        let mut pending = String::new();
-        let mut shown = String::new();
-        let mut blocked = None;
-        let result = model.generate(&prompt, &self.child_options, &inner, &mut |event| {
-            if cancel.is_cancelled() {
-                inner.cancel();
-            }
-            pending.push_str(&event.text);
-            let Some(end) = pending.rfind(['.', '!', '?', '\n']) else { return };
-            let sentences: String = pending.drain(..=end).collect();
-            let candidate = format!("{shown}{sentences}");
-            match guardrail.check_prefix(&candidate, Audience::Child, &language) {
-                Verdict::Pass => {
-                    on_event(&ReplyEvent::Text(sentences));
-                    shown = candidate;
-                }
-                verdict => {
-                    blocked = Some(verdict);
-                    inner.cancel();
-                }
-            }
-        });
-        let generation = match result {
-            Ok(g) => g,
-            Err(error) => {
-                tracing::warn!(%error, "generation failed; using the template");
-                emit_fallback(on_event, &shown, &fallback);
-                return Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None };
-            }
-        };
-        if generation.stop_reason == StopReason::Cancelled && blocked.is_none() {
-            return Reply { text: shown.trim().to_string(), source: ReplySource::Model, verdict: None, generation: Some(generation) };
-        }
-        let text = generation.text.trim().to_string();
-        let verdict = blocked.unwrap_or_else(|| guardrail.check(&text, Audience::Child, &language));
-        if verdict.passed() {
-            let rest = generation.text.get(shown.len()..).unwrap_or("").to_string();
-            if !rest.is_empty() {
-                on_event(&ReplyEvent::Text(rest));
-            }
-            return Reply { text, source: ReplySource::Model, verdict: Some(verdict), generation: Some(generation) };
-        }
-        tracing::info!(?verdict, tokens = generation.tokens.len(), "model reply blocked; using the template");
-        emit_fallback(on_event, &shown, &fallback);
-        Reply { text: fallback, source: ReplySource::Template, verdict: Some(verdict), generation: Some(generation) }
+        let task = Task { audience: Audience::Child, language: &language, options: &self.child_options, guardrail: &self.guardrail };
+        guarded(model, &prompt, &task, fallback, cancel, on_event)
     }
 
-    /// A recommendation for the parents (not streamed: parents see finished text).
-    pub fn parent_recommendation(&mut self, input: &ParentRecommendationInput, cancel: &CancelToken) -> Reply {
+    /// A recommendation for the parents, streamed through `on_event` sentence by sentence (each
+    /// checked for a parent reader) like the child's reply.
+    pub fn parent_recommendation(
+        &mut self,
+        input: &ParentRecommendationInput,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(&ReplyEvent),
+    ) -> Reply {
         let fallback = self.templates.parent_recommendation(input);
-        let language = if input.profile.language.is_empty() { "en".to_string() } else { input.profile.language.clone() };
+        let language = language_or_english(&input.profile.language);
         let Some(model) = self.model.as_mut() else {
+            on_event(&ReplyEvent::Text(fallback.clone()));
             return Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None };
         };
         let prompt = model.render(&parent_recommendation_messages(input));
-        match model.generate(&prompt, &self.parent_options, cancel, &mut |_| {}) {
-            Ok(generation) => {
-                let text = generation.text.trim().to_string();
-                let verdict = self.guardrail.check(&text, Audience::Parent, &language);
-                if verdict.passed() && generation.stop_reason != StopReason::Cancelled {
-                    Reply { text, source: ReplySource::Model, verdict: Some(verdict), generation: Some(generation) }
-                } else {
-                    Reply { text: fallback, source: ReplySource::Template, verdict: Some(verdict), generation: Some(generation) }
-                }
+        let task = Task { audience: Audience::Parent, language: &language, options: &self.parent_options, guardrail: &self.guardrail };
+        guarded(model, &prompt, &task, fallback, cancel, on_event)
+    }
+}
+
+fn language_or_english(tag: &str) -> String {
+    if tag.is_empty() { "en".to_string() } else { tag.to_string() }
+}
+
+/// Who reads the generated text and how it is generated.
+struct Task<'a> {
+    audience: Audience,
+    language: &'a str,
+    options: &'a GenerateOptions,
+    guardrail: &'a Guardrail,
+}
+
+/// Generates, showing whole sentences as soon as the text so far passes the guardrail; a failing
+/// sentence stops generation and the template takes over. Cancelled: what was shown stays, and
+/// nothing more comes.
+fn guarded(
+    model: &mut LanguageModel,
+    prompt: &str,
+    task: &Task<'_>,
+    fallback: String,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(&ReplyEvent),
+) -> Reply {
+    let inner = CancelToken::new();
+    let mut pending = String::new();
+    let mut shown = String::new();
+    let mut blocked = None;
+    let mut generated = 0;
+    let result = model.generate(prompt, task.options, &inner, &mut |event| {
+        generated += 1;
+        on_event(&ReplyEvent::Token { generated });
+        if cancel.is_cancelled() {
+            inner.cancel();
+            return;
+        }
+        pending.push_str(&event.text);
+        let Some(end) = pending.rfind(['.', '!', '?', '\n']) else { return };
+        let sentences: String = pending.drain(..=end).collect();
+        let candidate = format!("{shown}{sentences}");
+        match task.guardrail.check_prefix(&candidate, task.audience, task.language) {
+            Verdict::Pass => {
+                on_event(&ReplyEvent::Text(sentences));
+                shown = candidate;
             }
-            Err(error) => {
-                tracing::warn!(%error, "generation failed; using the template");
-                Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None }
+            verdict => {
+                blocked = Some(verdict);
+                inner.cancel();
             }
         }
+    });
+    let generation = match result {
+        Ok(g) => g,
+        Err(error) => {
+            tracing::warn!(%error, "generation failed; using the template");
+            emit_fallback(on_event, &shown, &fallback);
+            return Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None };
+        }
+    };
+    if generation.stop_reason == StopReason::Cancelled && blocked.is_none() {
+        return Reply { text: shown.trim().to_string(), source: ReplySource::Model, verdict: None, generation: Some(generation) };
     }
+    let text = generation.text.trim().to_string();
+    let verdict = blocked.unwrap_or_else(|| task.guardrail.check(&text, task.audience, task.language));
+    if verdict.passed() {
+        let rest = generation.text.get(shown.len()..).unwrap_or("").to_string();
+        if !rest.is_empty() {
+            on_event(&ReplyEvent::Text(rest));
+        }
+        return Reply { text, source: ReplySource::Model, verdict: Some(verdict), generation: Some(generation) };
+    }
+    tracing::info!(?verdict, tokens = generation.tokens.len(), "model text blocked; using the template");
+    emit_fallback(on_event, &shown, &fallback);
+    Reply { text: fallback, source: ReplySource::Template, verdict: Some(verdict), generation: Some(generation) }
 }
 
 fn emit_fallback(on_event: &mut dyn FnMut(&ReplyEvent), shown: &str, fallback: &str) {

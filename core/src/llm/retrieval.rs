@@ -1,12 +1,19 @@
 //! Similar past episodes for the prompt: Okapi BM25 over candidate messages.
 //!
-//! The store owns SQLite; this module only ranks. The store can pre-filter candidates with an FTS5
-//! table (`CREATE VIRTUAL TABLE message_fts USING fts5(text, content='events', content_rowid='id',
-//! tokenize='unicode61 remove_diacritics 2')`, queried with [`fts5_query`] and `ORDER BY
-//! bm25(message_fts) LIMIT 50`), or pass the recent messages directly; the ranking here is the
-//! same BM25 (k1 = 1.2, b = 0.75) either way, so results do not depend on which path ran.
+//! On the phone, [`recall`] asks the store's FTS5 index (`message_fts`, schema v3, through
+//! `Store::search_text` with a query from [`fts5_query`]) for up to [`FTS_CANDIDATES`] of the
+//! child's own texts sharing a word with the query, then ranks those here. The re-ranking matters:
+//! FTS5's `bm25()` weighs words by the whole table (every child on the device), while the ranking
+//! here uses this child's candidates only, drops repeats of the same words and the episodes the
+//! caller excludes (the message being answered). Without a store (the terminal chat) the same
+//! BM25 (k1 = 1.2, b = 0.75) runs over recent messages directly, so results do not depend on which
+//! path ran.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::store::{Store, StoreError, TextHit};
 
 /// One past message that may be worth recalling.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +101,52 @@ pub fn most_similar(query: &str, episodes: &[Episode], k: usize) -> Vec<Scored> 
 pub fn fts5_query(query: &str) -> Option<String> {
     let terms: Vec<String> = tokens(query).into_iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+/// Candidates FTS5 hands to the BM25 re-ranking.
+pub const FTS_CANDIDATES: usize = 50;
+
+/// A past episode chosen for a prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recalled {
+    pub hit: TextHit,
+    pub score: f64,
+}
+
+impl Recalled {
+    /// The line the prompt shows: the local date the child had, then their words
+    /// (`"2 Nov: my head hurts after football"`).
+    pub fn prompt_line(&self) -> String {
+        let offset = FixedOffset::east_opt(self.hit.utc_offset_min * 60).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+        match DateTime::from_timestamp_millis(self.hit.ts_ms) {
+            Some(utc) => format!("{}: {}", utc.with_timezone(&offset).format("%-d %b"), self.hit.text.trim()),
+            None => self.hit.text.trim().to_string(),
+        }
+    }
+}
+
+/// The `k` past texts of `user` most similar to `query`, best first: FTS5 prefilter in the store,
+/// BM25 re-ranking here. `keep` drops candidates (the message being answered, today's messages);
+/// texts repeated word for word count once (the newest).
+pub fn recall(
+    store: &Store,
+    user: &str,
+    query: &str,
+    k: usize,
+    keep: impl Fn(&TextHit) -> bool,
+) -> Result<Vec<Recalled>, StoreError> {
+    let Some(fts) = fts5_query(query) else { return Ok(Vec::new()) };
+    let mut hits = store.search_text(user, &fts, FTS_CANDIDATES)?;
+    hits.retain(|h| keep(h));
+    hits.sort_by_key(|h| std::cmp::Reverse(h.seq));
+    let mut seen = HashSet::new();
+    hits.retain(|h| seen.insert(tokens(&h.text)));
+    let episodes: Vec<Episode> = hits.iter().map(|h| Episode { id: h.seq, text: h.text.clone() }).collect();
+    let mut by_seq: HashMap<i64, TextHit> = hits.into_iter().map(|h| (h.seq, h)).collect();
+    Ok(most_similar(query, &episodes, k)
+        .into_iter()
+        .filter_map(|s| by_seq.remove(&s.id).map(|hit| Recalled { hit, score: s.score }))
+        .collect())
 }
 
 #[cfg(test)]

@@ -59,6 +59,7 @@ pub fn insert(conn: &Connection, record: &Record, now_ms: i64) -> Result<Appende
     }
     let seq = conn.last_insert_rowid();
     insert_derived(conn, seq, record)?;
+    index_text(conn, seq, record)?;
     conn.prepare_cached("INSERT INTO outbox (topic, event_seq, created_ms) VALUES ('event', ?1, ?2)")?
         .execute(params![seq, now_ms])?;
     Ok(Appended::Stored { seq, id })
@@ -99,6 +100,14 @@ pub(super) fn insert_derived(conn: &Connection, seq: i64, record: &Record) -> Re
             ])?;
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Adds the child's words, if the record has any, to the full-text index under the event's seq.
+pub(super) fn index_text(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
+    if let Some(text) = record.body.text().filter(|t| !t.trim().is_empty()) {
+        conn.prepare_cached("INSERT INTO message_fts (rowid, text) VALUES (?1, ?2)")?.execute(params![seq, text])?;
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! prepared statement with bound parameters (no SQL built from data).
 
 mod events;
+mod pulled;
 mod schema;
+mod search;
 mod sql;
 mod tables;
 
@@ -16,7 +18,9 @@ use uuid::Uuid;
 pub use events::{Appended, EventFilter, StoredEvent};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use sql::APPLICATION_ID;
-pub use tables::{OutboxItem, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
+pub use pulled::{AdapterRecord, AdapterStatus, PulledChange};
+pub use search::TextHit;
+pub use tables::{OutboxItem, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
 
 use crate::event::Record;
 
@@ -46,6 +50,12 @@ pub enum StoreError {
     BadRow { seq: i64, reason: String },
     #[error("invalid setting {key}: {reason}")]
     InvalidSetting { key: &'static str, reason: String },
+    #[error("invalid search: {0}")]
+    BadSearch(String),
+    #[error("no adapter with version {0} was received")]
+    NoSuchAdapter(i64),
+    #[error("adapter version {0} failed verification and cannot be activated")]
+    RefusedAdapter(i64),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -150,9 +160,17 @@ impl Store {
             }
         }
         deleted += self.db.write(|tx| {
+            // Rows derived from events carry no foreign key (cheap appends), so they go here:
+            // readings by the same time cut as their events, outbox rows whose event is gone.
+            tx.execute("DELETE FROM env_readings WHERE ts_ms < ?1", [cutoff_ms])?;
+            tx.execute(
+                "DELETE FROM outbox WHERE event_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events WHERE seq = outbox.event_seq)",
+                [],
+            )?;
             let minutes = tx.execute("DELETE FROM sensor_minutes WHERE minute_ms < ?1", [cutoff_ms])?;
             // Logged episodes go with their `sleep` events (cascade); detected ones age on their own.
             let sleep = tx.execute("DELETE FROM sleep_episodes WHERE source = 'detected' AND end_ms < ?1", [cutoff_ms])?;
+            // Counted: events (above) and rows that stand alone; derived rows went with their events.
             Ok::<_, StoreError>((minutes + sleep) as u64)
         })?;
         tracing::info!(deleted, "purged expired rows");
@@ -237,6 +255,51 @@ impl Store {
 
     pub fn sleep_episodes(&self, user: &str) -> Result<Vec<SleepEpisode>, StoreError> {
         self.db.read(|conn| tables::sleep_episodes(conn, user))
+    }
+
+    // ---- pattern engine state, text search ---------------------------------------------------
+
+    pub fn load_pattern_state(&self, user: &str) -> Result<Option<PatternState>, StoreError> {
+        self.db.read(|conn| tables::load_pattern_state(conn, user))
+    }
+
+    pub fn save_pattern_state(&self, user: &str, state: &PatternState) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.db.write(|tx| tables::save_pattern_state(tx, user, state, now))
+    }
+
+    /// The child's past words matching an FTS5 MATCH expression, best first (bm25).
+    pub fn search_text(&self, user: &str, fts_query: &str, limit: usize) -> Result<Vec<TextHit>, StoreError> {
+        self.db.read(|conn| search::search_text(conn, user, fts_query, limit))
+    }
+
+    // ---- what the server sent ------------------------------------------------------------------
+
+    /// Stores pulled changes not seen before (by `change_id`); returns how many were new.
+    pub fn put_pulled_changes(&self, changes: &[PulledChange]) -> Result<usize, StoreError> {
+        self.db.write(|tx| pulled::put_pulled_changes(tx, changes))
+    }
+
+    /// Pulled changes, newest first, optionally of one topic.
+    pub fn pulled_changes(&self, topic: Option<&str>, limit: usize) -> Result<Vec<PulledChange>, StoreError> {
+        self.db.read(|conn| pulled::pulled_changes(conn, topic, limit))
+    }
+
+    pub fn put_adapter(&self, adapter: &AdapterRecord) -> Result<(), StoreError> {
+        self.db.write(|tx| pulled::put_adapter(tx, adapter))
+    }
+
+    pub fn adapters(&self) -> Result<Vec<AdapterRecord>, StoreError> {
+        self.db.read(pulled::adapters)
+    }
+
+    pub fn active_adapter(&self) -> Result<Option<AdapterRecord>, StoreError> {
+        self.db.read(pulled::active_adapter)
+    }
+
+    /// Makes `version` the only active adapter, in one transaction.
+    pub fn activate_adapter(&self, version: i64) -> Result<(), StoreError> {
+        self.db.write(|tx| pulled::activate_adapter(tx, version))
     }
 
     pub fn stats(&self) -> Result<StoreStats, StoreError> {

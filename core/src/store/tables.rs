@@ -290,3 +290,28 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
         file_bytes: count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?,
     })
 }
+
+// ---- pattern engine state --------------------------------------------------------------------
+
+/// The pattern engine's serialised state for one child and the last event it has seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternState {
+    pub last_seq: i64,
+    pub state: Vec<u8>,
+}
+
+pub fn load_pattern_state(conn: &Connection, user: &str) -> Result<Option<PatternState>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT last_seq, state FROM pattern_state WHERE user_id = ?1")?
+        .query_row([user], |row| Ok(PatternState { last_seq: row.get(0)?, state: row.get(1)? }))
+        .optional()?)
+}
+
+pub fn save_pattern_state(conn: &Connection, user: &str, state: &PatternState, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO pattern_state (user_id, last_seq, state, updated_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq, state = excluded.state, updated_ms = excluded.updated_ms",
+    )?
+    .execute(params![user, state.last_seq, state.state, now_ms])?;
+    Ok(())
+}

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::event::{self, Body, Record};
-use crate::store::{EventFilter, OutboxItem, Store, StoreError};
+use crate::store::{self, EventFilter, OutboxItem, Store, StoreError};
 
 /// The protocol version sent in the `Migru-Protocol` header.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -95,6 +95,30 @@ pub struct PulledChange {
     pub created_at_ms: i64,
 }
 
+impl PulledChange {
+    /// A stable id for this change: the same change pulled again (after a crash between storing
+    /// a page and moving the cursor) gets the same id. The server's item id alone is not enough:
+    /// one item (a recommendation) may change more than once.
+    pub fn change_id(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.body.to_string().as_bytes());
+        let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:{}:{}:{short}", self.kind, self.id, self.created_at_ms)
+    }
+
+    /// The row the phone keeps: topic = the change's kind, payload = the whole change as JSON.
+    pub fn to_stored(&self, received_ms: i64) -> store::PulledChange {
+        let payload = json!({ "kind": self.kind, "id": self.id, "body": self.body, "created_at_ms": self.created_at_ms });
+        store::PulledChange {
+            change_id: self.change_id(),
+            topic: self.kind.clone(),
+            payload: payload.to_string(),
+            server_seq: None,
+            received_ms,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct PushResponse {
     accepted: Vec<String>,
@@ -146,14 +170,21 @@ impl SyncClient {
         Ok(SyncClient { http, config, cancel: Arc::new(AtomicBool::new(false)), retries: Arc::default() })
     }
 
+    /// Uses `flag` (shared with the caller, e.g. the app's cancel handle) as the cancel flag.
+    pub fn with_cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = flag;
+        self
+    }
+
     /// A flag that stops the client between requests (the app going to background, the user
     /// leaving): set it and the current run ends with `Cancelled`, the outbox intact.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.cancel)
     }
 
-    /// Pushes the whole outbox, then pulls every change since the stored cursor. `on_change`
-    /// sees each pulled change before the cursor moves past it.
+    /// Pushes the whole outbox, then pulls every change since the stored cursor. Each page of
+    /// changes is stored in `pulled_changes` and `on_change` sees each of them before the cursor
+    /// moves past the page.
     pub async fn sync(
         &self,
         store: &Store,
@@ -283,6 +314,9 @@ impl SyncClient {
                 None => "/v1/sync/pull".to_owned(),
             };
             let page: PullResponse = self.request_json("pull", || self.get(&path)).await?;
+            let received_ms = crate::store::now_ms();
+            let stored: Vec<store::PulledChange> = page.changes.iter().map(|c| c.to_stored(received_ms)).collect();
+            store.put_pulled_changes(&stored)?;
             for change in &page.changes {
                 on_change(change)?;
             }

@@ -1,5 +1,6 @@
 //! `migru chat`: talk with Migru in the terminal. Streams the model's reply; without a model (or if
-//! it cannot load) replies come from templates, with a notice.
+//! it cannot load) replies come from templates, with a notice. With `--db`, each message is stored
+//! like the app stores it and similar past words are recalled from the store.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use migru_core::llm::engine::{LanguageModel, ModelOptions};
 use migru_core::llm::prompt::{ChatMessage, ChildProfile, ChildTurnInput, Role};
 use migru_core::llm::responder::{ReplyEvent, Responder};
-use migru_core::llm::retrieval::{Episode, most_similar};
+use migru_core::llm::retrieval::{Episode, most_similar, recall};
 use migru_core::llm::{CancelToken, SamplingParams};
 
 use crate::Global;
@@ -49,6 +50,9 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
     let profile = ChildProfile { name: args.name.clone(), age_years: args.age, language: args.language.clone() };
     let mut turns: Vec<ChatMessage> = Vec::new();
     let mut said: Vec<Episode> = Vec::new();
+    // With --db, the chat is the app's: each message is classified and stored, and similar past
+    // words come from the store's FTS5 index. Without it, nothing is stored.
+    let companion = global.db.as_ref().map(|_| crate::data::open(global)).transpose()?;
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
     if !global.json {
@@ -60,10 +64,20 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
         if message.is_empty() {
             continue;
         }
-        let similar = most_similar(&message, &said, 3)
-            .into_iter()
-            .filter_map(|s| said.iter().find(|e| e.id == s.id).map(|e| e.text.clone()))
-            .collect();
+        let similar: Vec<String> = match &companion {
+            Some(companion) => {
+                companion.log_message(&message, None)?;
+                recall(companion.store(), companion.user(), &message, 3, |h| h.text.trim() != message)?
+                    .iter()
+                    .map(|r| r.prompt_line())
+                    .collect()
+            }
+            None => most_similar(&message, &said, 3)
+                .into_iter()
+                .filter_map(|s| said.iter().find(|e| e.id == s.id).map(|e| e.text.clone()))
+                .collect(),
+        };
+        let recalled = similar.clone();
         let input = ChildTurnInput { profile: profile.clone(), message: message.clone(), recent_turns: turns.clone(), similar_episodes: similar };
         if !global.json {
             print!("Migru: ");
@@ -75,13 +89,14 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
                 return;
             }
             match event {
+                ReplyEvent::Token { .. } => return,
                 ReplyEvent::Text(t) => print!("{t}"),
                 ReplyEvent::Replace(t) => print!("\r\x1b[2KMigru: {t}"),
             }
             let _ = std::io::stdout().flush();
         });
         if json {
-            print_json(&serde_json::json!({ "text": reply.text, "source": reply.source, "verdict": reply.verdict }))?;
+            print_json(&serde_json::json!({ "text": reply.text, "source": reply.source, "verdict": reply.verdict, "recalled": recalled }))?;
         } else {
             print!("\nYou: ");
             stdout.flush()?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use migru_core::llm::engine::{GenerateOptions, StreamEvent};
 use migru_core::llm::prompt::{ChatMessage, Role};
-use migru_core::llm::{CancelToken, SamplingParams};
+use migru_core::llm::{CancelToken, SamplingParams, memory};
 
 use crate::Global;
 use crate::output::print_json;
@@ -58,6 +58,10 @@ pub struct GenerateArgs {
 }
 
 pub fn run(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
+    let rss_start = memory::rss_kib();
+    // The runtime library first, so its own footprint is told apart from the model's.
+    migru_core::llm::runtime::Runtime::init(args.ort_lib.as_deref())?;
+    let rss_runtime = memory::rss_kib();
     let options = migru_core::llm::engine::ModelOptions {
         runtime_library: args.ort_lib.clone(),
         intra_threads: args.threads,
@@ -69,6 +73,9 @@ pub fn run(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
         lm.load_adapter("cli", path).with_context(|| format!("loading adapter {}", path.display()))?;
         lm.set_active_adapter(Some("cli"))?;
     }
+    let rss_loaded = memory::rss_kib();
+    let peak_load = memory::peak_rss_kib();
+    let peak_reset = memory::reset_peak();
     let prompt = if args.chat { lm.render(&[ChatMessage::new(Role::User, args.prompt.clone())]) } else { args.prompt.clone() };
     let sampling = if args.sample {
         SamplingParams { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, repetition_penalty: args.repetition_penalty, seed: args.seed }
@@ -105,8 +112,19 @@ pub fn run(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let (rss_end, peak_generation) = (memory::rss_kib(), memory::peak_rss_kib());
+    let weights = weights_bytes(&args.model);
     if json {
         print_json(&serde_json::json!({
+            "memory": {
+                "weights_kib": weights.map(|b| b / 1024),
+                "rss_start_kib": rss_start,
+                "rss_after_runtime_kib": rss_runtime,
+                "rss_after_load_kib": rss_loaded,
+                "peak_during_load_kib": peak_load,
+                "rss_after_generation_kib": rss_end,
+                "peak_during_generation_kib": if peak_reset { peak_generation } else { None },
+            },
             "prompt_ids": prompt_ids,
             "tokens": generation.tokens,
             "text": generation.text,
@@ -120,6 +138,21 @@ pub fn run(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
         println!();
     }
     Ok(())
+}
+
+/// Size of the model's weights: the decoder file and any external data beside it.
+fn weights_bytes(dir: &std::path::Path) -> Option<u64> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.ends_with(".onnx") || name.ends_with(".onnx.data") || name.ends_with(".onnx_data")
+            })
+            .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+            .sum(),
+    )
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -25,6 +25,19 @@ pub enum ModelCommand {
         /// Seed of the weights; the same seed writes the same files.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Hidden size (default: the demo's 64). With the sizes below, writes bigger models of the
+        /// same layout, e.g. for memory and speed measurements.
+        #[arg(long)]
+        hidden: Option<usize>,
+        #[arg(long)]
+        heads: Option<usize>,
+        #[arg(long)]
+        layers: Option<usize>,
+        /// Feed-forward size.
+        #[arg(long)]
+        ffn: Option<usize>,
+        #[arg(long)]
+        context_length: Option<usize>,
     },
     /// Load a model folder and report what it is (validates names, shapes and types).
     Check {
@@ -54,8 +67,18 @@ pub enum ModelCommand {
 
 pub fn run(global: &Global, args: ModelArgs) -> anyhow::Result<()> {
     match args.command {
-        ModelCommand::Demo { out, seed } => {
-            let summary = write_demo_model(&out, &DemoSpec { seed, ..DemoSpec::default() })
+        ModelCommand::Demo { out, seed, hidden, heads, layers, ffn, context_length } => {
+            let base = DemoSpec::default();
+            let spec = DemoSpec {
+                seed,
+                hidden: hidden.unwrap_or(base.hidden),
+                heads: heads.unwrap_or(base.heads),
+                layers: layers.unwrap_or(base.layers),
+                ffn: ffn.unwrap_or(base.ffn),
+                context_length: context_length.unwrap_or(base.context_length),
+                ..base
+            };
+            let summary = write_demo_model(&out, &spec)
                 .with_context(|| format!("writing the demo model to {}", out.display()))?;
             if global.json {
                 print_json(&summary)?;

@@ -90,6 +90,14 @@ class MigruSession private constructor(
             is MigruException.Io -> Outcome.Failed("I couldn't read or write that file. Please try again.", canRetry = true)
             is MigruException.NotAMigruDatabase ->
                 Outcome.Failed("Migru's notebook on this phone can't be opened. Please ask a grown-up.", canRetry = false)
+            is MigruException.ModelUnavailable ->
+                Outcome.Failed("Migru will use its prepared replies for now.", canRetry = false)
+            is MigruException.Network -> Outcome.Failed("No connection right now. Migru will try again later.", canRetry = true)
+            is MigruException.Unauthorized ->
+                Outcome.Failed("This phone needs to be paired with the family again. Please ask a grown-up.", canRetry = false)
+            is MigruException.UpgradeRequired ->
+                Outcome.Failed("Migru needs an update before it can sync. Please ask a grown-up.", canRetry = false)
+            is MigruException.Cancelled -> Outcome.Failed("Stopped.", canRetry = true)
             is MigruException.Other -> Outcome.Failed("Something went wrong. Please try again.", canRetry = true)
         }
     }
