@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, FixedOffset};
 use migru_core::insights::{Decision, Quiet, on_message};
 use migru_core::patterns::{self, Engine};
 use migru_core::simulate::{Config, cohort};
-use migru_core::store::Store;
+use migru_core::store::{PatternState, Store};
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).expect("time")
@@ -41,8 +41,41 @@ fn restart_resumes_from_the_saved_cursor_and_matches_a_full_rebuild() {
 fn unreadable_state_is_rebuilt_not_fatal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path().join("m.db")).expect("store");
-    store.set_setting("patterns.state.kid", "{not json").expect("set");
-    assert_eq!(patterns::load(&store, "kid").expect("load"), Engine::default());
+    for blob in [vec![patterns::STATE_FORMAT, b'{', b'x'], vec![1, b'{', b'}'], Vec::new()] {
+        store.save_pattern_state("kid", &PatternState { last_seq: 7, state: blob }).expect("save");
+        assert_eq!(patterns::load(&store, "kid").expect("load"), Engine::default());
+    }
+}
+
+#[test]
+fn state_lives_in_the_pattern_state_table_and_a_reopened_store_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.db");
+    let (records, _) = cohort(&Config { children: 1, days: 6, seed: 8, ..Config::default() });
+    let (first, second) = records.split_at(records.len() * 2 / 3);
+    let user = "child-000";
+    let saved_seq = {
+        let store = Store::open(&path).expect("store");
+        store.append_batch(first).expect("append");
+        let mut engine = patterns::load(&store, user).expect("load");
+        patterns::catch_up(&store, user, &mut engine).expect("catch up");
+        patterns::save(&store, user, &engine).expect("save");
+        let row = store.load_pattern_state(user).expect("read").expect("row written");
+        assert_eq!(row.last_seq, engine.last_seq);
+        assert_eq!(row.state[0], patterns::STATE_FORMAT);
+        assert_eq!(store.setting(&format!("patterns.state.{user}")).expect("settings"), None, "no JSON in settings");
+        engine.last_seq
+    };
+    // A restart: a new process opens the same file.
+    let store = Store::open(&path).expect("reopen");
+    store.append_batch(second).expect("append");
+    let mut resumed = patterns::load(&store, user).expect("load");
+    assert_eq!(resumed.last_seq, saved_seq);
+    let read = patterns::catch_up(&store, user, &mut resumed).expect("resume");
+    assert_eq!(read as usize, second.len(), "exactly the events after the cursor are read");
+    let mut rebuilt = Engine::default();
+    patterns::catch_up(&store, user, &mut rebuilt).expect("rebuild");
+    assert_eq!(resumed.report(user), rebuilt.report(user));
 }
 
 #[test]
