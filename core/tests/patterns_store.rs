@@ -108,3 +108,50 @@ fn conversation_pipeline_follows_the_policy_and_red_flags_bypass_it() {
     assert!(stored.iter().any(|e| e.record.kind() == migru_core::event::Kind::Activity));
     assert_eq!(engine.child("kid").map(|c| c.conversations), Some(4));
 }
+
+#[test]
+fn converse_takes_the_log_message_path_then_patterns_then_the_policy() {
+    use migru_core::companion::Companion;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.db");
+    let companion = Companion::open(&path).expect("open");
+    let start = at("2026-11-02T08:00:00+01:00");
+    let mut decisions = Vec::new();
+    for (i, text) in ["hi migru", "my head hurts a bit", "i skipped breakfast", "hi again", "resting helped", "ok"].iter().enumerate() {
+        let turn = companion.converse(text, Some(start + Duration::minutes(i as i64 * 50)), "en").expect("turn");
+        decisions.push(turn.decision);
+    }
+    assert_eq!(decisions[0], Decision::Quiet { reason: Quiet::TooEarly });
+    assert_eq!(decisions[3], Decision::Quiet { reason: Quiet::NotThisTurn });
+    // The 3rd and 6th turns look (nothing significant yet) and save the engine's state.
+    assert_eq!(decisions[5], Decision::Quiet { reason: Quiet::NothingNew });
+    let store = companion.store();
+    let saved = store.load_pattern_state(companion.user()).expect("read").expect("saved on a look turn");
+    assert_eq!(saved.last_seq, store.stats().expect("stats").events as i64);
+
+    // A red flag: the stored record carries the same annotation `migru log` writes, and the
+    // urgent message bypasses the policy.
+    let turn = companion.converse("worst headache of my life, it came on suddenly", Some(start + Duration::hours(6)), "en").expect("turn");
+    assert!(matches!(turn.decision, Decision::RedFlag { .. }), "{:?}", turn.decision);
+    let logged = companion.log_message("worst headache of my life, it came on suddenly", Some(start + Duration::hours(7))).expect("log");
+    assert_eq!(logged.logged.event.record.extra.get("red_flag").and_then(|v| v.as_str()), turn.classification.red_flag.map(|f| f.as_str()));
+    let first = store
+        .event_by_id(turn.appended.and_then(|a| match a {
+            migru_core::store::Appended::Stored { id, .. } => Some(id),
+            _ => None,
+        }).expect("stored"))
+        .expect("read")
+        .expect("there");
+    assert_eq!(first.record.extra.get("red_flag"), logged.logged.event.record.extra.get("red_flag"));
+
+    // A restart resumes from the saved cursor.
+    drop(companion);
+    let reopened = Companion::open(&path).expect("reopen");
+    let turn = reopened.converse("hi", Some(start + Duration::hours(8)), "en").expect("turn");
+    assert!(!matches!(turn.decision, Decision::RedFlag { .. }));
+    reopened.save_patterns().expect("save");
+    let mut rebuilt = Engine::default();
+    patterns::catch_up(reopened.store(), reopened.user(), &mut rebuilt).expect("rebuild");
+    let resumed = patterns::load(reopened.store(), reopened.user()).expect("load");
+    assert_eq!(resumed.report(reopened.user()), rebuilt.report(reopened.user()));
+}
