@@ -7,7 +7,7 @@
 //! hours still open are summarised on demand when a report is asked for, so a report costs the
 //! same after a week or a year, and equals a from-scratch computation over the same events.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +147,9 @@ pub struct ChildState {
     recent: BTreeMap<Key, Entry>,
     #[serde(with = "as_pairs")]
     sleeps: BTreeMap<Key, i64>,
+    /// The symptom keys of `recent`: "is this an onset?" in O(log n), even when a child sends
+    /// hundreds of messages in an afternoon.
+    symptoms: BTreeSet<Key>,
     /// Clock offset of the earliest event (fixed once any hour is final): the fallback when
     /// no event in the 24 h before an hour says what the child's clock was.
     first_key: Key,
@@ -214,6 +217,7 @@ impl ChildState {
             too_late: 0,
             recent: BTreeMap::new(),
             sleeps: BTreeMap::new(),
+            symptoms: BTreeSet::new(),
             first_key,
             first_offset_min,
             final_hours_since_prune: 0,
@@ -231,6 +235,9 @@ impl ChildState {
         }
         if let Obs::Sleep { end_ms } = entry.obs {
             self.sleeps.insert(key, end_ms);
+        }
+        if entry.obs == Obs::Symptom {
+            self.symptoms.insert(key);
         }
         self.recent.insert(key, entry);
         if key < self.first_key {
@@ -270,6 +277,7 @@ impl ChildState {
     fn prune(&mut self, cut_ms: i64) {
         self.recent = self.recent.split_off(&(cut_ms, 0));
         self.sleeps = self.sleeps.split_off(&(cut_ms, 0));
+        self.symptoms = self.symptoms.split_off(&(cut_ms, 0));
     }
 
     /// Summaries of the hours still open (they may change as late events arrive).
@@ -360,17 +368,13 @@ impl ChildState {
 
     /// A symptom starts an episode when no symptom came in the 3 h before it.
     fn is_onset(&self, key: Key) -> bool {
-        !self.recent.range((key.0 - EPISODE_GAP_MS, 0)..key).any(|(_, e)| e.obs == Obs::Symptom)
+        self.symptoms.range(..key).next_back().is_none_or(|prev| prev.0 < key.0 - EPISODE_GAP_MS)
     }
 
     /// The onset of the episode this relief ends: the latest onset within 6 h, if this is the
     /// first relief since it (follow-up "still hurts" messages do not restart the clock).
     fn relief_onset(&self, key: Key) -> Option<Key> {
-        let (onset, _) = self
-            .recent
-            .range((key.0 - RELIEF_LOOKBACK_MS, 0)..key)
-            .rev()
-            .find(|(k, e)| e.obs == Obs::Symptom && self.is_onset(**k))?;
+        let onset = self.symptoms.range((key.0 - RELIEF_LOOKBACK_MS, 0)..key).rev().find(|k| self.is_onset(**k))?;
         let earlier_relief =
             self.recent.range(*onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
         (!earlier_relief).then_some(*onset)
@@ -390,6 +394,11 @@ impl ChildState {
                     mask |= span_mask(start_min, m + 1, m + EPISODE_GAP_MS / MINUTE_MS);
                 }
                 Obs::Relief(_) if key.0 > start => {
+                    // Within 3 h of a symptom the symptoms' own spans already cover the episode.
+                    let last_symptom = self.symptoms.range(..key).next_back();
+                    if last_symptom.is_some_and(|s| key.0 - s.0 <= EPISODE_GAP_MS) {
+                        continue;
+                    }
                     if let Some(onset) = self.relief_onset(key) {
                         let from = onset.0.div_euclid(MINUTE_MS) + 1;
                         mask |= span_mask(start_min, from, key.0.div_euclid(MINUTE_MS) - 1);
