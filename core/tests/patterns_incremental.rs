@@ -118,7 +118,7 @@ fn batch(records: &[Record]) -> Aggregates {
         }
         // The first relief since the latest onset within 6 h ends that episode.
         let relief_onset = |f: &Flat| {
-            let o = flat.iter().filter(|g| g.ts >= f.ts - RELIEF_LOOKBACK_MS && before(g, f.ts, f.id) && is_onset(g)).last()?;
+            let o = flat.iter().rfind(|g| g.ts >= f.ts - RELIEF_LOOKBACK_MS && before(g, f.ts, f.id) && is_onset(g))?;
             let earlier = flat
                 .iter()
                 .any(|g| matches!(g.record.body, Body::Relief { .. }) && before(o, g.ts, g.id) && before(g, f.ts, f.id));

@@ -291,7 +291,7 @@ fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) -> 
                 .map(|r| (u64::from(r.exposed_events), r.exposed_min as f64, u64::from(r.unexposed_events), r.unexposed_min as f64))
                 .collect();
             if let Some(p) = stats::stratified_rate_p(&strata) {
-                c.adjusted_for.push(format!("{}", rate_key(strat)));
+                c.adjusted_for.push(rate_key(strat));
                 if p > c.p_value {
                     c.p_value = p;
                     changed = true;
