@@ -64,6 +64,9 @@ impl From<CompanionError> for MigruError {
             CompanionError::InvalidInput(reason) => MigruError::InvalidInput { reason },
             CompanionError::Assistant(e) => from_assistant(e),
             CompanionError::Sync(e) => from_sync(e),
+            CompanionError::Patterns(migru_core::patterns::PatternsError::Store(e)) => from_store(e),
+            CompanionError::Patterns(e) => MigruError::Other { reason: e.to_string() },
+            CompanionError::Insights(e) => MigruError::Other { reason: e.to_string() },
         };
         log(&converted);
         converted

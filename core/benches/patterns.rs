@@ -49,7 +49,7 @@ fn per_event(c: &mut Criterion) {
     }
     summary("per_event_update", samples);
 
-    let (warm, rest) = records.split_at(records.len() - 2_000);
+    let (warm, rest) = records.split_at(records.len() - 500);
     let mut base = Engine::default();
     for r in warm {
         base.observe(r);
@@ -105,6 +105,25 @@ fn message_to_decision(c: &mut Criterion) {
         samples.push(t.elapsed());
     }
     summary("message_to_decision", samples);
+    // The peer, in the same run and the same store: the same messages classified and stored
+    // only (`migru log`'s path), without the pattern update and the insight decision.
+    let mut peer = Vec::new();
+    for i in 3_000..6_000u32 {
+        let now = last + chrono::Duration::seconds(i64::from(i) * 37);
+        let text = format!("{} {}", texts[i as usize % texts.len()], i);
+        let t = Instant::now();
+        black_box(migru_core::companion::store_message(&store, user, &text, now).expect("stored"));
+        peer.push(t.elapsed());
+    }
+    summary("peer_classify_and_store_only", peer);
+    // And the decision alone on the warm engine (every 3rd turn computes a report).
+    let mut decide = Vec::new();
+    for _ in 0..300 {
+        let t = Instant::now();
+        black_box(engine.report(user));
+        decide.push(t.elapsed());
+    }
+    summary("report_for_decision", decide);
     let mut i = 10_000u32;
     c.bench_function("message_to_decision", |b| {
         b.iter(|| {

@@ -4,13 +4,15 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset, Local};
 
 use crate::classify::{Classification, IntensitySource, classify};
 use crate::event::{Body, LOCAL_USER, Record};
 use crate::exchange::{self, ExchangeError, ImportReport};
+use crate::insights::{self, Turn};
+use crate::patterns::{self, Engine};
 use crate::store::{Appended, EventFilter, Store, StoreError, StoreStats, StoredEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,10 @@ pub enum CompanionError {
     File { path: PathBuf, source: std::io::Error },
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    #[error(transparent)]
+    Patterns(#[from] crate::patterns::PatternsError),
+    #[error(transparent)]
+    Insights(#[from] crate::insights::pipeline::PipelineError),
     #[cfg(feature = "llm")]
     #[error(transparent)]
     Assistant(#[from] crate::llm::assistant::AssistantError),
@@ -53,6 +59,8 @@ pub struct LoggedMessage {
 pub struct Companion {
     store: Arc<Store>,
     user: String,
+    /// This child's pattern engine, loaded on the first `converse`.
+    patterns: Arc<Mutex<Option<Engine>>>,
     /// Migru's replies and the parents' recommendations; shared by every child of the store.
     #[cfg(feature = "llm")]
     assistant: Arc<crate::llm::assistant::Assistant>,
@@ -64,6 +72,7 @@ impl Companion {
         Ok(Companion {
             store: Arc::new(Store::open(path)?),
             user: LOCAL_USER.to_owned(),
+            patterns: Arc::default(),
             #[cfg(feature = "llm")]
             assistant: Arc::new(crate::llm::assistant::Assistant::new()?),
         })
@@ -77,6 +86,7 @@ impl Companion {
         Ok(Companion {
             store: Arc::clone(&self.store),
             user: user.to_owned(),
+            patterns: Arc::default(),
             #[cfg(feature = "llm")]
             assistant: Arc::clone(&self.assistant),
         })
@@ -96,27 +106,49 @@ impl Companion {
     /// `safety_concern`, whether an intensity was stated) are kept as extra fields.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn log_message(&self, text: &str, at: Option<DateTime<FixedOffset>>) -> Result<LoggedMessage, CompanionError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(CompanionError::InvalidInput("the message is empty".into()));
+        let stored = store_message(&self.store, &self.user, text, at.unwrap_or_else(now_local))?;
+        let mut events = Vec::with_capacity(stored.records.len());
+        for (appended, _) in &stored.records {
+            events.push(self.logged(appended)?);
         }
-        let written_at = at.unwrap_or_else(now_local);
-        let classification = classify(text, written_at, None);
-        let mut record = Record::new(classification.event_ts, classification.to_body(text));
-        annotate(&mut record, &classification);
-        let logged = self.append(record)?;
-        let mut also_stored = Vec::new();
-        for category in classification.also_activities() {
-            let also = Record::new(classification.event_ts, Body::Activity { category, text: None });
-            also_stored.push(self.append(also)?.event);
-        }
-        Ok(LoggedMessage { logged, classification, also_stored })
+        let mut events = events.into_iter();
+        let logged = events.next().ok_or_else(|| CompanionError::InvalidInput("nothing was stored".into()))?;
+        Ok(LoggedMessage { logged, classification: stored.classification, also_stored: events.map(|l| l.event).collect() })
     }
 
-    /// Appends any record for this companion's child.
-    pub fn append(&self, mut record: Record) -> Result<Logged, CompanionError> {
-        record.user = self.user.clone();
-        let (id, newly_stored) = match self.store.append(&record)? {
+    /// One conversation turn: the message is classified and stored exactly as `log_message`
+    /// does, the child's pattern engine (loaded from `pattern_state` and caught up on first use)
+    /// is updated, and the insight policy decides (red flags first). The engine's state is saved
+    /// on every turn the policy looks (every 3rd conversation), so a restart re-reads at most a
+    /// few events.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn converse(&self, text: &str, at: Option<DateTime<FixedOffset>>, lang: &str) -> Result<Turn, CompanionError> {
+        let mut slot = self.patterns.lock().map_err(|_| CompanionError::InvalidInput("pattern engine lock poisoned".into()))?;
+        if slot.is_none() {
+            let mut engine = patterns::load(&self.store, &self.user)?;
+            patterns::catch_up(&self.store, &self.user, &mut engine)?;
+            *slot = Some(engine);
+        }
+        let engine = slot.as_mut().ok_or_else(|| CompanionError::InvalidInput("pattern engine missing".into()))?;
+        let turn = insights::on_message(&self.store, engine, &self.user, text, at.unwrap_or_else(now_local), lang)?;
+        let conversations = engine.child(&self.user).map_or(0, |c| c.conversations);
+        if conversations % insights::LOOK_EVERY == 0 {
+            patterns::save(&self.store, &self.user, engine)?;
+        }
+        Ok(turn)
+    }
+
+    /// Saves the pattern engine's state now (for an app going to the background).
+    pub fn save_patterns(&self) -> Result<(), CompanionError> {
+        let slot = self.patterns.lock().map_err(|_| CompanionError::InvalidInput("pattern engine lock poisoned".into()))?;
+        if let Some(engine) = slot.as_ref() {
+            patterns::save(&self.store, &self.user, engine)?;
+        }
+        Ok(())
+    }
+
+    fn logged(&self, appended: &Appended) -> Result<Logged, CompanionError> {
+        let (id, newly_stored) = match *appended {
             Appended::Stored { id, .. } => (id, true),
             Appended::Duplicate { id } => (id, false),
             Appended::Conflict { .. } => {
@@ -128,6 +160,13 @@ impl Companion {
             .event_by_id(id)?
             .ok_or_else(|| CompanionError::InvalidInput("the record vanished after it was stored".into()))?;
         Ok(Logged { event, newly_stored })
+    }
+
+    /// Appends any record for this companion's child.
+    pub fn append(&self, mut record: Record) -> Result<Logged, CompanionError> {
+        record.user = self.user.clone();
+        let appended = self.store.append(&record)?;
+        self.logged(&appended)
     }
 
     /// Imports a JSONL file, reporting progress after each stored batch.
@@ -241,6 +280,44 @@ impl Companion {
         }
         Ok(client.sync(&self.store, on_progress, |_| Ok(())).await?)
     }
+}
+
+/// A message classified and appended, with any secondary activity records (the message's own
+/// record first). Each record carries its id; `Appended` says whether it was new and its `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub classification: Classification,
+    pub records: Vec<(Appended, Record)>,
+}
+
+/// Classify → store: the one path every message takes (`Companion::log_message`,
+/// `Companion::converse`, `insights::on_message`). Refuses an empty message and a record whose id
+/// is already stored with different content.
+pub fn store_message(store: &Store, user: &str, text: &str, written_at: DateTime<FixedOffset>) -> Result<StoredMessage, CompanionError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CompanionError::InvalidInput("the message is empty".into()));
+    }
+    let classification = classify(text, written_at, None);
+    let mut record = Record::new(classification.event_ts, classification.to_body(text));
+    annotate(&mut record, &classification);
+    let mut bodies = vec![record];
+    for category in classification.also_activities() {
+        bodies.push(Record::new(classification.event_ts, Body::Activity { category, text: None }));
+    }
+    let mut records = Vec::with_capacity(bodies.len());
+    for mut record in bodies {
+        record.user = user.to_owned();
+        let appended = store.append(&record)?;
+        match appended {
+            Appended::Stored { id, .. } | Appended::Duplicate { id } => record.id = Some(id),
+            Appended::Conflict { .. } => {
+                return Err(CompanionError::InvalidInput("a different record with this id is already stored".into()));
+            }
+        }
+        records.push((appended, record));
+    }
+    Ok(StoredMessage { classification, records })
 }
 
 fn annotate(record: &mut Record, classification: &Classification) {

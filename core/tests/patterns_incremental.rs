@@ -116,21 +116,35 @@ fn batch(records: &[Record]) -> Aggregates {
                 _ => {}
             }
         }
+        // The first relief since the latest onset within 6 h ends that episode.
+        let relief_onset = |f: &Flat| {
+            let o = flat.iter().rfind(|g| g.ts >= f.ts - RELIEF_LOOKBACK_MS && before(g, f.ts, f.id) && is_onset(g))?;
+            let earlier = flat
+                .iter()
+                .any(|g| matches!(g.record.body, Body::Relief { .. }) && before(o, g.ts, g.id) && before(g, f.ts, f.id));
+            (!earlier).then_some(o)
+        };
+        for f in &flat {
+            match &f.record.body {
+                Body::Symptom { .. } => {
+                    let m = f.ts.div_euclid(MINUTE_MS);
+                    cell.in_episode |= span_mask(hour * 60, m + 1, m + EPISODE_GAP_MS / MINUTE_MS);
+                }
+                Body::Relief { .. } => {
+                    if let Some(o) = relief_onset(f) {
+                        cell.in_episode |=
+                            span_mask(hour * 60, o.ts.div_euclid(MINUTE_MS) + 1, f.ts.div_euclid(MINUTE_MS) - 1);
+                    }
+                }
+                _ => {}
+            }
+        }
         for f in flat.iter().filter(|f| f.ts >= start && f.ts < end) {
             match &f.record.body {
                 Body::Symptom { .. } if is_onset(f) => cell.onset_minutes.push(((f.ts - start) / MINUTE_MS) as u32),
                 Body::Relief { strategy, .. } => {
-                    let onset = flat
-                        .iter()
-                        .filter(|g| g.ts >= f.ts - RELIEF_LOOKBACK_MS && before(g, f.ts, f.id) && is_onset(g))
-                        .last();
-                    if let Some(o) = onset {
-                        let earlier = flat.iter().any(|g| {
-                            matches!(g.record.body, Body::Relief { .. }) && before(o, g.ts, g.id) && before(g, f.ts, f.id)
-                        });
-                        if !earlier {
-                            cell.reliefs.push((*strategy, ((f.ts - o.ts) / MINUTE_MS) as u32));
-                        }
+                    if let Some(o) = relief_onset(f) {
+                        cell.reliefs.push((*strategy, ((f.ts - o.ts) / MINUTE_MS) as u32));
                     }
                 }
                 _ => {}

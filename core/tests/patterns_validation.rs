@@ -3,7 +3,7 @@
 //! `cargo test -p migru-core --release --test patterns_validation -- --ignored --nocapture`
 //! prints the full 200 children × 28 days numbers; the fast version runs by default.
 
-use migru_core::simulate::evaluate::{Evaluation, Score, evaluate};
+use migru_core::simulate::evaluate::{Evaluation, Score, evaluate, wilson};
 use migru_core::simulate::{Config, cohort};
 
 fn run(children: u32, days: u32, seed: u64) -> Evaluation {
@@ -11,22 +11,24 @@ fn run(children: u32, days: u32, seed: u64) -> Evaluation {
     evaluate(&records, &truth)
 }
 
+fn ci(k: u32, n: u32) -> String {
+    let (lo, hi) = wilson(k, n);
+    format!("{k}/{n} [{lo:.2}, {hi:.2}]")
+}
+
 fn show(name: &str, s: &Score) -> String {
     format!(
-        "{name:>6}: flagged {:>4}, precision {:.3} ({}/{}), recall {:.3} ({}/{} eligible; {}/{} of all planted), \
-         effect-free children with any {:.3} ({}/{})\n        by kind {:?}\n        by RR {:?}",
+        "{name:>6}: flagged {:>4}, precision {:.3} {}, recall {:.3} {} eligible ({}/{} of all planted), \
+         effect-free children with any {:.3} {}\n        by kind {:?}\n        by RR {:?}",
         s.flagged,
         s.precision,
-        s.true_positives,
-        s.flagged,
+        ci(s.true_positives, s.flagged),
         s.recall,
-        s.eligible_found,
-        s.eligible_planted,
+        ci(s.eligible_found, s.eligible_planted),
         s.planted_found,
         s.planted,
         s.effect_free_share_with_any,
-        s.effect_free_with_any,
-        s.effect_free_children,
+        ci(s.effect_free_with_any, s.effect_free_children),
         s.recall_by_kind,
         s.recall_by_rr
     )
@@ -43,8 +45,9 @@ fn fast_cohort_guards_precision_and_false_alarms() {
     let e = run(60, 28, 3);
     report(&e);
     // Regression guards at the levels measured (the issue's targets are checked, and reported,
-    // by the full run below; recall is not yet at target: see the issue 3 note).
+    // by the full run below; precision and recall are not yet at target: see ADR 0003).
     assert!(e.engine.precision >= 0.7, "precision {}", e.engine.precision);
+    assert!(e.engine.recall >= 0.3, "recall {}", e.engine.recall);
     assert!(e.engine.effect_free_share_with_any <= 0.05);
     assert!(e.engine.eligible_found > 0);
     // The seed's rule is far worse on the same counts.
@@ -60,8 +63,10 @@ fn full_cohort_200_children_28_days() {
         println!("seed {seed}");
         report(&e);
         // Issue targets: precision >= 0.95, recall >= 0.70, effect-free <= 5 %. Only the last is
-        // met today (measured: precision ~0.82, recall ~0.26); printed above, guarded here.
-        assert!(e.engine.precision >= 0.75, "precision {}", e.engine.precision);
+        // met (measured, seeds 1 and 2: precision 0.87 / 0.85, recall 0.49 / 0.46, effect-free
+        // 3 / 100 and 1 / 100; ADR 0003); printed above, guarded here at the measured levels.
+        assert!(e.engine.precision >= 0.8, "precision {}", e.engine.precision);
+        assert!(e.engine.recall >= 0.4, "recall {}", e.engine.recall);
         assert!(e.engine.effect_free_share_with_any <= 0.05);
     }
 }

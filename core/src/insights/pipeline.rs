@@ -1,4 +1,5 @@
-//! One conversation turn end to end: classify → store → update patterns → insight decision.
+//! One conversation turn end to end: classify → store (`companion::store_message`, the same path
+//! as `migru log`) → update patterns → insight decision.
 //!
 //! The cheap policy gates run before any statistics, so two turns in three cost only the
 //! classification, one SQLite append and one engine update.
@@ -7,8 +8,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
 use super::{Decision, InsightsError, LOOK_EVERY, MIN_CONVERSATIONS, PolicyInput, Quiet, decide, templates, urgent};
-use crate::classify::{self, Classification};
-use crate::event::{Body, Record};
+use crate::classify::Classification;
+use crate::companion::{CompanionError, store_message};
 use crate::patterns::{Engine, PatternsError};
 use crate::store::{Appended, SharedInsight, Store, StoreError};
 
@@ -20,8 +21,9 @@ pub enum PipelineError {
     Patterns(#[from] PatternsError),
     #[error(transparent)]
     Insights(#[from] InsightsError),
-    #[error("the message is empty")]
-    Empty,
+    /// The message was refused (empty, or its id is stored with different content).
+    #[error("the message was not stored: {0}")]
+    Refused(String),
 }
 
 /// What one turn did.
@@ -42,30 +44,21 @@ pub fn on_message(
     now: DateTime<FixedOffset>,
     lang: &str,
 ) -> Result<Turn, PipelineError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(PipelineError::Empty);
-    }
-    let classification = classify::classify(text, now, None);
-    let mut record = Record::new(classification.event_ts, classification.to_body(text));
-    record.user = user.to_owned();
-    let appended = store.append(&record)?;
-    if let Appended::Stored { seq, id } = appended {
-        record.id = Some(id);
-        engine.observe_stored(seq, &record);
-        for category in classification.also_activities() {
-            let mut also = Record::new(classification.event_ts, Body::Activity { category, text: None });
-            also.user = user.to_owned();
-            if let Appended::Stored { seq, id } = store.append(&also)? {
-                also.id = Some(id);
-                engine.observe_stored(seq, &also);
-            }
+    let stored = store_message(store, user, text, now).map_err(|e| match e {
+        CompanionError::Store(e) => PipelineError::Store(e),
+        other => PipelineError::Refused(other.to_string()),
+    })?;
+    for (appended, record) in &stored.records {
+        if let Appended::Stored { seq, .. } = appended {
+            engine.observe_stored(*seq, record);
         }
     }
+    let classification = stored.classification;
+    let appended = stored.records.first().map(|(a, _)| *a);
     let t = templates::for_lang(lang)?;
     if let Some(decision) = urgent(classification.red_flag, classification.safety_concern, t) {
         tracing::info!(family = ?classification.red_flag, "red flag: bypassing the insight policy");
-        return Ok(Turn { classification, appended: Some(appended), decision });
+        return Ok(Turn { classification, appended, decision });
     }
     let conversations = engine.child(user).map_or(0, |c| c.conversations);
     let decision = if conversations < MIN_CONVERSATIONS {
@@ -75,7 +68,7 @@ pub fn on_message(
     } else {
         look(store, engine, user, now, conversations, t)?
     };
-    Ok(Turn { classification, appended: Some(appended), decision })
+    Ok(Turn { classification, appended, decision })
 }
 
 /// The every-3rd-turn look: statistics, the policy, and the never-repeat log.

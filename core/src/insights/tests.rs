@@ -27,6 +27,8 @@ fn candidate(subject: &str, kind: PatternKind, ci_low: f64, significant: bool) -
         },
         tested: true,
         p_value: 0.001,
+        p_unadjusted: 0.001,
+        adjusted_for: Vec::new(),
         q_value: if significant { 0.01 } else { 0.3 },
         confidence: if significant { 0.99 } else { 0.7 },
         significant,

@@ -27,6 +27,14 @@ pub const TRIGGER0: usize = WEATHER0 + 4;
 pub const RATE_CANDIDATES: usize = TRIGGER0 + 15;
 pub const RELIEF_CANDIDATES: usize = 11;
 
+/// The candidates every rate candidate's counts are also kept within the strata of (exposed,
+/// unexposed): the weather conditions, school day and the daytime periods. A candidate found
+/// significant is re-tested within the strata of every other discovered stratifier, so a
+/// pattern that only rides on another (humid hours are low-pressure hours) is not reported as
+/// its own (ADR 0003).
+pub const STRATIFIERS: [usize; 8] = [WEATHER0, WEATHER0 + 1, WEATHER0 + 2, WEATHER0 + 3, DAYTYPE0, TOD0, TOD0 + 1, TOD0 + 2];
+pub const JOINT_CELLS: usize = RATE_CANDIDATES * STRATIFIERS.len();
+
 /// Thresholds (documented in ADR 0003).
 pub const LOW_PRESSURE_HPA: f64 = 1010.0;
 pub const PRESSURE_DROP_HPA: f64 = 5.0;
@@ -86,6 +94,15 @@ pub struct RateCounts {
     pub unexposed_min: u64,
 }
 
+impl RateCounts {
+    pub fn add(&mut self, other: &RateCounts) {
+        self.exposed_events += other.exposed_events;
+        self.exposed_min += other.exposed_min;
+        self.unexposed_events += other.unexposed_events;
+        self.unexposed_min += other.unexposed_min;
+    }
+}
+
 /// Counts behind one relief strategy: first reliefs after a symptom (episodes), how many came
 /// within 3 h, and each time to relief in minutes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +120,9 @@ pub struct CellSummary {
     pub awake_min: u32,
     pub onsets: u32,
     pub rate: [RateCounts; RATE_CANDIDATES],
+    /// Per (candidate, stratifier) at `candidate * STRATIFIERS.len() + s`: the candidate's counts
+    /// within the stratifier's exposed and unexposed minutes.
+    pub joint: Vec<[RateCounts; 2]>,
     pub reliefs: Vec<(ReliefStrategy, u32)>,
 }
 
@@ -114,6 +134,9 @@ pub struct CellInputs {
     /// Minutes inside the child's observation span.
     pub valid: u64,
     pub asleep: u64,
+    /// Minutes inside an episode (the 3 h after any symptom report, and from an episode's onset
+    /// to its first relief): by the episode definition no new episode can begin then.
+    pub in_episode: u64,
     pub pressure_hpa: Option<f64>,
     pub pressure_24h_ago_hpa: Option<f64>,
     pub temp_c: Option<f64>,
@@ -131,38 +154,42 @@ impl CellInputs {
         let start_min = self.hour * 60;
         let (tod, wd, dt) = calendar_masks(start_min, self.offset_min);
         let onset_bits = self.onset_minutes.iter().fold(0u64, |acc, m| acc | (1u64 << m));
-        // A child reporting a symptom is awake then, whatever the sleep log says.
-        let observed = self.valid & (!self.asleep | onset_bits) & FULL;
-        let mut rate = [RateCounts::default(); RATE_CANDIDATES];
-        let mut put = |index: usize, feature: u64, defined: bool| {
-            if defined {
-                rate[index] = counts(feature, observed, &self.onset_minutes);
-            }
-        };
+        // At-risk time: observed, awake and not inside an episode. A child reporting a new
+        // episode is at risk then, whatever the sleep log says.
+        let observed = self.valid & (!(self.asleep | self.in_episode) | onset_bits) & FULL;
+        let flag = |cond: bool| if cond { FULL } else { 0 };
+        // Each rate candidate's exposure mask, or `None` where it is undefined this hour.
+        let mut features: [Option<u64>; RATE_CANDIDATES] = [None; RATE_CANDIDATES];
         for (i, mask) in tod.iter().enumerate() {
-            put(TOD0 + i, *mask, true);
+            features[TOD0 + i] = Some(*mask);
         }
         for (i, mask) in wd.iter().enumerate() {
-            put(WEEKDAY0 + i, *mask, true);
+            features[WEEKDAY0 + i] = Some(*mask);
         }
         for (i, mask) in dt.iter().enumerate() {
-            put(DAYTYPE0 + i, *mask, true);
+            features[DAYTYPE0 + i] = Some(*mask);
         }
-        let flag = |cond: bool| if cond { FULL } else { 0 };
-        if let Some(p) = self.pressure_hpa {
-            put(WEATHER0, flag(p < LOW_PRESSURE_HPA), true);
-        }
+        features[WEATHER0] = self.pressure_hpa.map(|p| flag(p < LOW_PRESSURE_HPA));
         if let (Some(now), Some(before)) = (self.pressure_hpa, self.pressure_24h_ago_hpa) {
-            put(WEATHER0 + 1, flag(before - now >= PRESSURE_DROP_HPA), true);
+            features[WEATHER0 + 1] = Some(flag(before - now >= PRESSURE_DROP_HPA));
         }
-        if let Some(h) = self.humidity_pct {
-            put(WEATHER0 + 2, flag(h >= HIGH_HUMIDITY_PCT), true);
-        }
-        if let Some(t) = self.temp_c {
-            put(WEATHER0 + 3, flag(t >= HEAT_C), true);
-        }
+        features[WEATHER0 + 2] = self.humidity_pct.map(|h| flag(h >= HIGH_HUMIDITY_PCT));
+        features[WEATHER0 + 3] = self.temp_c.map(|t| flag(t >= HEAT_C));
         for (i, mask) in self.trigger.iter().enumerate() {
-            put(TRIGGER0 + i, *mask, true);
+            features[TRIGGER0 + i] = Some(*mask);
+        }
+        let mut rate = [RateCounts::default(); RATE_CANDIDATES];
+        let mut joint = vec![[RateCounts::default(); 2]; JOINT_CELLS];
+        for (i, feature) in features.iter().enumerate() {
+            let Some(feature) = *feature else { continue };
+            rate[i] = counts(feature, observed, &self.onset_minutes);
+            for (s, &strat) in STRATIFIERS.iter().enumerate() {
+                if let Some(within) = features[strat] {
+                    let cell = &mut joint[i * STRATIFIERS.len() + s];
+                    cell[0] = counts(feature, observed & within, &self.onset_minutes);
+                    cell[1] = counts(feature, observed & !within & FULL, &self.onset_minutes);
+                }
+            }
         }
         let local_start = start_min + i64::from(self.offset_min);
         CellSummary {
@@ -171,11 +198,14 @@ impl CellInputs {
             awake_min: observed.count_ones(),
             onsets: self.onset_minutes.len() as u32,
             rate,
+            joint,
             reliefs: self.reliefs.clone(),
         }
     }
 }
 
+/// Counts within the minutes of `observed` (episodes whose onset minute is outside it are not
+/// counted).
 fn counts(feature: u64, observed: u64, onsets: &[u32]) -> RateCounts {
     let mut c = RateCounts {
         exposed_min: u64::from((feature & observed).count_ones()),
@@ -183,6 +213,9 @@ fn counts(feature: u64, observed: u64, onsets: &[u32]) -> RateCounts {
         ..RateCounts::default()
     };
     for m in onsets {
+        if observed & (1u64 << m) == 0 {
+            continue;
+        }
         if feature & (1u64 << m) != 0 {
             c.exposed_events += 1;
         } else {

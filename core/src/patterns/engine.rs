@@ -7,12 +7,12 @@
 //! hours still open are summarised on demand when a report is asked for, so a report costs the
 //! same after a week or a year, and equals a from-scratch computation over the same events.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use super::cell::{
-    CellInputs, CellSummary, HOUR_MS, MINUTE_MS, RATE_CANDIDATES, RELIEF_CANDIDATES, RateCounts, ReliefCounts,
+    CellInputs, CellSummary, HOUR_MS, JOINT_CELLS, MINUTE_MS, RATE_CANDIDATES, RELIEF_CANDIDATES, RateCounts, ReliefCounts,
     category_index, span_mask, strategy_index,
 };
 use crate::event::{ActivityCategory, Body, Record, ReliefStrategy, content_id};
@@ -74,6 +74,8 @@ pub enum Observed {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Aggregates {
     pub rate: Vec<RateCounts>,
+    /// Rate counts within strata of the stratifiers (`cell::STRATIFIERS`), candidate-major.
+    pub joint: Vec<[RateCounts; 2]>,
     pub relief: Vec<ReliefCounts>,
     pub awake_min: u64,
     pub onsets: u64,
@@ -88,6 +90,7 @@ impl Aggregates {
     pub fn new() -> Self {
         Aggregates {
             rate: vec![RateCounts::default(); RATE_CANDIDATES],
+            joint: vec![[RateCounts::default(); 2]; JOINT_CELLS],
             relief: vec![ReliefCounts::default(); RELIEF_CANDIDATES],
             ..Aggregates::default()
         }
@@ -96,10 +99,11 @@ impl Aggregates {
     /// Folds one hour in: O(number of candidates).
     pub fn absorb(&mut self, cell: &CellSummary) {
         for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
-            total.exposed_events += add.exposed_events;
-            total.exposed_min += add.exposed_min;
-            total.unexposed_events += add.unexposed_events;
-            total.unexposed_min += add.unexposed_min;
+            total.add(add);
+        }
+        for (total, add) in self.joint.iter_mut().zip(cell.joint.iter()) {
+            total[0].add(&add[0]);
+            total[1].add(&add[1]);
         }
         for (strategy, minutes) in &cell.reliefs {
             let r = &mut self.relief[strategy_index(*strategy)];
@@ -143,6 +147,9 @@ pub struct ChildState {
     recent: BTreeMap<Key, Entry>,
     #[serde(with = "as_pairs")]
     sleeps: BTreeMap<Key, i64>,
+    /// The symptom keys of `recent`: "is this an onset?" in O(log n), even when a child sends
+    /// hundreds of messages in an afternoon.
+    symptoms: BTreeSet<Key>,
     /// Clock offset of the earliest event (fixed once any hour is final): the fallback when
     /// no event in the 24 h before an hour says what the child's clock was.
     first_key: Key,
@@ -210,6 +217,7 @@ impl ChildState {
             too_late: 0,
             recent: BTreeMap::new(),
             sleeps: BTreeMap::new(),
+            symptoms: BTreeSet::new(),
             first_key,
             first_offset_min,
             final_hours_since_prune: 0,
@@ -227,6 +235,9 @@ impl ChildState {
         }
         if let Obs::Sleep { end_ms } = entry.obs {
             self.sleeps.insert(key, end_ms);
+        }
+        if entry.obs == Obs::Symptom {
+            self.symptoms.insert(key);
         }
         self.recent.insert(key, entry);
         if key < self.first_key {
@@ -248,7 +259,9 @@ impl ChildState {
 
     fn finalise_ready(&mut self, lateness_ms: i64) {
         let mut hour = self.first_open_hour();
-        while (hour + 1) * HOUR_MS + lateness_ms <= self.watermark_ms {
+        // A relief up to 6 h after an onset shortens the hour's at-risk time, so an hour waits
+        // that much longer than the lateness bound before it is final.
+        while (hour + 1) * HOUR_MS + RELIEF_LOOKBACK_MS + lateness_ms <= self.watermark_ms {
             let inputs = self.inputs(hour);
             self.totals.absorb(&inputs.summarise());
             hour += 1;
@@ -264,6 +277,7 @@ impl ChildState {
     fn prune(&mut self, cut_ms: i64) {
         self.recent = self.recent.split_off(&(cut_ms, 0));
         self.sleeps = self.sleeps.split_off(&(cut_ms, 0));
+        self.symptoms = self.symptoms.split_off(&(cut_ms, 0));
     }
 
     /// Summaries of the hours still open (they may change as late events arrive).
@@ -309,13 +323,14 @@ impl ChildState {
                     cell.onset_minutes.push(((key.0 - start) / MINUTE_MS) as u32);
                 }
                 Obs::Relief(strategy) => {
-                    if let Some(minutes) = self.minutes_to_relief(key) {
-                        cell.reliefs.push((strategy, minutes));
+                    if let Some(onset) = self.relief_onset(key) {
+                        cell.reliefs.push((strategy, ((key.0 - onset.0) / MINUTE_MS) as u32));
                     }
                 }
                 _ => {}
             }
         }
+        cell.in_episode = self.in_episode_mask(start, end);
         cell
     }
 
@@ -353,20 +368,46 @@ impl ChildState {
 
     /// A symptom starts an episode when no symptom came in the 3 h before it.
     fn is_onset(&self, key: Key) -> bool {
-        !self.recent.range((key.0 - EPISODE_GAP_MS, 0)..key).any(|(_, e)| e.obs == Obs::Symptom)
+        self.symptoms.range(..key).next_back().is_none_or(|prev| prev.0 < key.0 - EPISODE_GAP_MS)
     }
 
-    /// Minutes from the latest episode onset (within 6 h) to this relief, if it is the first
-    /// relief since that onset (follow-up "still hurts" messages do not restart the clock).
-    fn minutes_to_relief(&self, key: Key) -> Option<u32> {
-        let (onset, _) = self
-            .recent
-            .range((key.0 - RELIEF_LOOKBACK_MS, 0)..key)
-            .rev()
-            .find(|(k, e)| e.obs == Obs::Symptom && self.is_onset(**k))?;
+    /// The onset of the episode this relief ends: the latest onset within 6 h, if this is the
+    /// first relief since it (follow-up "still hurts" messages do not restart the clock).
+    fn relief_onset(&self, key: Key) -> Option<Key> {
+        let onset = self.symptoms.range((key.0 - RELIEF_LOOKBACK_MS, 0)..key).rev().find(|k| self.is_onset(**k))?;
         let earlier_relief =
             self.recent.range(*onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
-        (!earlier_relief).then(|| ((key.0 - onset.0) / MINUTE_MS) as u32)
+        (!earlier_relief).then_some(*onset)
+    }
+
+    /// Minutes of the hour `[start, end)` in which no new episode can begin: the 3 h after any
+    /// symptom report (a symptom then continues the episode) and the time from an onset to its
+    /// first relief. Counting them as exposure would dilute every rate by how often the child
+    /// is already unwell.
+    fn in_episode_mask(&self, start: i64, end: i64) -> u64 {
+        let start_min = start.div_euclid(MINUTE_MS);
+        let mut mask = 0u64;
+        for (&key, entry) in self.recent.range((start - EPISODE_GAP_MS, 0)..(end + RELIEF_LOOKBACK_MS, 0)) {
+            match entry.obs {
+                Obs::Symptom if key.0 < end => {
+                    let m = key.0.div_euclid(MINUTE_MS);
+                    mask |= span_mask(start_min, m + 1, m + EPISODE_GAP_MS / MINUTE_MS);
+                }
+                Obs::Relief(_) if key.0 > start => {
+                    // Within 3 h of a symptom the symptoms' own spans already cover the episode.
+                    let last_symptom = self.symptoms.range(..key).next_back();
+                    if last_symptom.is_some_and(|s| key.0 - s.0 <= EPISODE_GAP_MS) {
+                        continue;
+                    }
+                    if let Some(onset) = self.relief_onset(key) {
+                        let from = onset.0.div_euclid(MINUTE_MS) + 1;
+                        mask |= span_mask(start_min, from, key.0.div_euclid(MINUTE_MS) - 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        mask
     }
 }
 

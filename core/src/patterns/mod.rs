@@ -3,7 +3,7 @@
 //! interval, the counts behind it and a confidence controlled for false discoveries.
 //!
 //! Sans I/O: `Engine::observe` takes records, `report` gives numbers. `persist` is the only part
-//! that touches the store (the engine's state and resume cursor live in settings).
+//! that touches the store (the engine's state and resume cursor live in `pattern_state`).
 //! The method and why: `docs/adr/0003-pattern-statistics.md`.
 
 pub mod cell;
@@ -16,7 +16,7 @@ pub use engine::{
     Aggregates, ChildState, DEFAULT_LATENESS_MS, EPISODE_GAP_MS, Engine, Obs, Observed, QUICK_RELIEF_MS,
     RELIEF_LOOKBACK_MS, TRIGGER_WINDOW_MS,
 };
-pub use persist::{PatternsError, catch_up, load, save};
+pub use persist::{PatternsError, STATE_FORMAT, catch_up, decode, encode, load, save};
 pub use report::{Candidate, Counts, FDR_Q, PatternKind, Report, Trend, WindowCount, Windows};
 
 impl Engine {

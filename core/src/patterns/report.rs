@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::cell::{
-    DAY_TYPES, DAYTYPE0, HOUR_MS, RateCounts, ReliefCounts, TIME_OF_DAY, TOD0, TRIGGER0, WEATHER, WEATHER0, WEEKDAY0,
+    RATE_CANDIDATES, STRATIFIERS, DAY_TYPES, DAYTYPE0, HOUR_MS, RateCounts, ReliefCounts, TIME_OF_DAY, TOD0, TRIGGER0, WEATHER, WEATHER0, WEEKDAY0,
     WEEKDAYS,
 };
 use super::engine::{Aggregates, ChildState};
@@ -13,6 +13,8 @@ use crate::event::{ActivityCategory, ReliefStrategy};
 
 /// False discovery rate controlled across all of one child's candidates (Benjamini–Hochberg).
 pub const FDR_Q: f64 = 0.05;
+/// A rate candidate is tested only with at least this much exposed at-risk time (ADR 0003).
+pub const MIN_EXPOSED_HOURS: f64 = 6.0;
 
 /// The families of candidate patterns (a contract: the `kind` key of `migru insights --all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -70,7 +72,14 @@ pub struct Candidate {
     pub counts: Counts,
     /// Whether a test was run (enough exposure on both sides to possibly reach significance).
     pub tested: bool,
+    /// The p-value tested: the largest of the candidate's own exact test and its tests within
+    /// the strata of every other discovered stratifier (`adjusted_for`).
     pub p_value: f64,
+    /// The candidate's own exact test, before adjustment.
+    pub p_unadjusted: f64,
+    /// Other discovered patterns this one was re-tested within the strata of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adjusted_for: Vec<String>,
     /// Benjamini–Hochberg adjusted p-value across this child's tested candidates.
     pub q_value: f64,
     /// `1 - q_value`: how sure we are, after accounting for exposure and for many candidates.
@@ -131,6 +140,9 @@ pub fn build(user: &str, child: &ChildState) -> Report {
     let mut candidates = rate_candidates(&totals);
     candidates.extend(relief_candidates(&totals));
     apply_fdr(&mut candidates);
+    if adjust_for_discoveries(&mut candidates, &totals) {
+        apply_fdr(&mut candidates);
+    }
     Report {
         user: user.to_owned(),
         observed_from: rfc3339(child.first_ms),
@@ -168,7 +180,16 @@ fn rate_candidate(kind: PatternKind, subject: String, c: &RateCounts) -> Candida
     // Tarone: a test whose best possible p-value (every event exposed) cannot reach the FDR
     // level could never be a discovery; leaving it out of the family costs nothing and keeps
     // power for the tests that could.
-    let testable = a + b > 0 && te > 0.0 && tu > 0.0 && (te / (te + tu)).powi((a + b) as i32) <= FDR_Q;
+    //
+    // And the exposure must add up to at least 6 at-risk hours (three full 2 h trigger windows):
+    // below that, two coincidences in a quarter of an hour of exposure make a "pattern" (the
+    // exact test is right about the coincidence, but a child's day is not a Poisson process and
+    // a family cannot act on a quarter of an hour). Both rules depend only on the margins
+    // (episodes and exposure), never on where the episodes fell.
+    let testable = a + b > 0
+        && te >= MIN_EXPOSED_HOURS
+        && tu > 0.0
+        && (te / (te + tu)).powi((a + b) as i32) <= FDR_Q;
     let counts = Counts {
         exposed_events: c.exposed_events,
         unexposed_events: c.unexposed_events,
@@ -230,12 +251,59 @@ fn candidate(
         counts,
         tested,
         p_value: e.p_value,
+        p_unadjusted: e.p_value,
+        adjusted_for: Vec::new(),
         q_value: 1.0,
         confidence: 0.0,
         significant: false,
         method,
         median_minutes_to_relief,
     }
+}
+
+/// Re-tests every tested rate candidate within the strata of each *other* stratifier that was
+/// found significant (`cell::STRATIFIERS`), keeping the largest p-value. A p-value can only grow,
+/// so Benjamini–Hochberg on the result still controls the false discovery rate; what it removes
+/// are patterns that hold only through another (humid hours are low-pressure hours). Returns
+/// whether any p-value changed. Candidates are in `rate_names()` order, rate ones first.
+fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) -> bool {
+    let found: Vec<(usize, usize)> = STRATIFIERS
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| candidates[**i].significant)
+        .map(|(s, i)| (s, *i))
+        .collect();
+    if found.is_empty() {
+        return false;
+    }
+    let mut changed = false;
+    for (i, c) in candidates.iter_mut().enumerate().take(RATE_CANDIDATES) {
+        if !c.tested {
+            continue;
+        }
+        for &(s, strat) in &found {
+            if strat == i {
+                continue;
+            }
+            let cells = &totals.joint[i * STRATIFIERS.len() + s];
+            let strata: Vec<(u64, f64, u64, f64)> = cells
+                .iter()
+                .map(|r| (u64::from(r.exposed_events), r.exposed_min as f64, u64::from(r.unexposed_events), r.unexposed_min as f64))
+                .collect();
+            if let Some(p) = stats::stratified_rate_p(&strata) {
+                c.adjusted_for.push(rate_key(strat));
+                if p > c.p_value {
+                    c.p_value = p;
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
+}
+
+fn rate_key(index: usize) -> String {
+    rate_names().get(index).map_or_else(String::new, |(kind, subject)| format!("{}:{}", kind.as_str(), subject))
 }
 
 /// Benjamini–Hochberg over the tested candidates; untested ones keep q = 1.

@@ -90,6 +90,38 @@ pub fn rate_ratio(a: u64, t_exposed: f64, b: u64, t_unexposed: f64) -> Option<Es
     })
 }
 
+/// The exact one-sided test of a common rate ratio above 1 across strata (a stratified version
+/// of `rate_ratio`'s test): in each stratum `j`, given its `n_j` events,
+/// `a_j ~ Binomial(n_j, p_j)` with `p_j = t_e,j / (t_e,j + t_u,j)` under no effect; the statistic
+/// is `Σ a_j`, whose null law is the convolution of the strata's binomials. Strata without
+/// events or without exposed or unexposed time carry no information and are skipped. `None`
+/// when no stratum is informative. Each stratum is `(a, t_exposed, b, t_unexposed)`.
+pub fn stratified_rate_p(strata: &[(u64, f64, u64, f64)]) -> Option<f64> {
+    let mut pmf = vec![1.0_f64];
+    let mut observed = 0u64;
+    let mut informative = false;
+    for &(a, te, b, tu) in strata {
+        let n = a + b;
+        if n == 0 || te <= 0.0 || tu <= 0.0 {
+            continue;
+        }
+        informative = true;
+        observed += a;
+        let p = te / (te + tu);
+        let ln_choose = |n: u64, k: u64| ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k);
+        let stratum: Vec<f64> =
+            (0..=n).map(|k| (ln_choose(n, k) + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp()).collect();
+        let mut next = vec![0.0; pmf.len() + stratum.len() - 1];
+        for (i, x) in pmf.iter().enumerate() {
+            for (k, y) in stratum.iter().enumerate() {
+                next[i + k] += x * y;
+            }
+        }
+        pmf = next;
+    }
+    informative.then(|| pmf.iter().skip(observed as usize).sum::<f64>().clamp(0.0, 1.0))
+}
+
 /// Risk ratio of "success" (quick relief) with one strategy (`x` of `n1`) against the others
 /// (`y` of `n2`): Katz log interval (0.5 added to every cell when one is empty) and the exact
 /// one-sided Fisher test. `None` when either group is empty.
@@ -194,6 +226,39 @@ mod tests {
         let est = rate_ratio(20, 100.0, 5, 300.0).expect("positive");
         assert!(close(est.effect, 12.0, 1e-9));
         assert!(est.ci_low > 3.0 && est.p_value < 1e-6);
+    }
+
+    #[test]
+    fn stratified_test_reduces_to_the_single_stratum_test() {
+        let one = stratified_rate_p(&[(7, 20.0, 3, 80.0)]).expect("informative");
+        assert!(close(one, binomial_upper_tail(7, 10, 0.2), 1e-12), "{one}");
+        // Uninformative strata change nothing.
+        let same = stratified_rate_p(&[(7, 20.0, 3, 80.0), (0, 5.0, 0, 5.0), (2, 0.0, 4, 10.0)]).expect("informative");
+        assert!(close(same, one, 1e-12));
+        assert_eq!(stratified_rate_p(&[(2, 0.0, 4, 10.0)]), None);
+    }
+
+    #[test]
+    fn stratified_test_sees_through_a_confounder() {
+        // Marginally 10 of 14 episodes in 40 % of the time; but within each stratum of the
+        // confounder the exposed share of episodes equals the exposed share of time.
+        let marginal = binomial_upper_tail(10, 14, 0.4);
+        assert!(marginal < 0.02, "{marginal}");
+        let adjusted = stratified_rate_p(&[(8, 24.0, 2, 6.0), (2, 16.0, 2, 54.0)]).expect("informative");
+        assert!(adjusted > 0.2, "{adjusted}");
+        // Convolution by hand: P(A1 + A2 >= 10), A1 ~ Bin(10, 0.8), A2 ~ Bin(4, 16/70).
+        let p2 = 16.0 / 70.0;
+        let mut direct = 0.0;
+        for a1 in 0..=10u64 {
+            for a2 in 0..=4u64 {
+                if a1 + a2 >= 10 {
+                    let pa1 = binomial_upper_tail(a1, 10, 0.8) - binomial_upper_tail(a1 + 1, 10, 0.8);
+                    let pa2 = binomial_upper_tail(a2, 4, p2) - binomial_upper_tail(a2 + 1, 4, p2);
+                    direct += pa1 * pa2;
+                }
+            }
+        }
+        assert!(close(adjusted, direct, 1e-9), "{adjusted} vs {direct}");
     }
 
     #[test]

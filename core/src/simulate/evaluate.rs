@@ -38,6 +38,20 @@ pub struct Score {
     pub recall_by_rr: Vec<(String, u32, u32)>,
 }
 
+/// Wilson score interval (95 %) for `k` successes in `n` trials; `(0, 1)` when `n` is 0.
+pub fn wilson(k: u32, n: u32) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (k, n) = (f64::from(k), f64::from(n));
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// The engine's and the naive rule's scores on one cohort.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evaluation {

@@ -73,6 +73,8 @@ pub struct Planted {
 }
 
 const MIN_PER_DAY: i64 = 1440;
+/// The engine's episode gap in minutes (`patterns::EPISODE_GAP_MS`).
+const EPISODE_GAP_MIN: i64 = crate::patterns::EPISODE_GAP_MS / 60_000;
 const OFFSETS: [i32; 5] = [60, 0, -300, 120, 330];
 const TRIGGER_CHOICES: [ActivityCategory; 6] = [
     ActivityCategory::ScreenTime,
@@ -250,7 +252,6 @@ impl Child {
         };
         let onsets = self.symptoms(rng, &weather, &wake, &bed, &activities, &mut truth, &mut out);
         truth.symptom_episodes = onsets.len() as u32;
-        self.reliefs(rng, &onsets, &mut truth, &mut out);
         out.sort_by_key(Record::ts_utc_ms);
         (out, truth)
     }
@@ -443,18 +444,22 @@ impl Child {
                     continue;
                 }
                 onsets.push(t);
-                // Episodes are at least 6 h apart, so a relief pairs with its own episode.
-                quiet_until = t + 6 * 60;
                 for (effect, on) in truth.effects.iter_mut().zip(self.effect_flags(active)) {
                     effect.exposed_episodes += u32::from(on);
                 }
                 let text = (*rng.pick(phrases::SYMPTOM)).to_owned();
                 out.push(self.record(t, Body::Symptom { intensity: rng.int(3, 8) as u8, text: Some(text) }));
+                let mut last_symptom = t;
                 if rng.chance(0.25) {
-                    let later = t + rng.int(30, 150);
+                    last_symptom = t + rng.int(30, 150);
                     let text = (*rng.pick(phrases::FOLLOW_UP)).to_owned();
-                    out.push(self.record(later, Body::Symptom { intensity: rng.int(3, 7) as u8, text: Some(text) }));
+                    out.push(self.record(last_symptom, Body::Symptom { intensity: rng.int(3, 7) as u8, text: Some(text) }));
                 }
+                let relief = self.relief(rng, t, truth, out);
+                // The episode lasts until 3 h after its last symptom report or until its relief,
+                // whichever is later (the engine's definition: a symptom within 3 h continues
+                // an episode); no new episode can begin inside it.
+                quiet_until = (last_symptom + EPISODE_GAP_MIN + 1).max(relief.unwrap_or(i64::MIN));
             }
         }
         onsets
@@ -481,26 +486,27 @@ impl Child {
         flags
     }
 
-    fn reliefs(&self, rng: &mut Rng, onsets: &[i64], truth: &mut ChildTruth, out: &mut Vec<Record>) {
-        let weights: Vec<f64> = self.strategies.iter().map(|s| s.1).collect();
-        for &t in onsets {
-            if !rng.chance(0.85) {
-                continue;
-            }
-            let (strategy, _) = self.strategies[rng.weighted(&weights)];
-            let efficacy = match self.relief {
-                Some((s, ratio)) if s == strategy => {
-                    if let Some(e) = truth.effects.iter_mut().find(|e| e.kind == "relief") {
-                        e.exposed_episodes += 1;
-                    }
-                    self.base_efficacy * ratio
-                }
-                _ => self.base_efficacy,
-            };
-            let minutes = if rng.chance(efficacy) { rng.int(15, 170) } else { rng.int(190, 330) };
-            let text = (*rng.pick(phrases::relief(strategy))).to_owned();
-            out.push(self.record(t + minutes, Body::Relief { strategy, text: Some(text) }));
+    /// The first relief of the episode that began at `onset` (85 % of episodes), with the
+    /// strategy's efficacy deciding whether it comes within 3 h. Returns its minute.
+    fn relief(&self, rng: &mut Rng, onset: i64, truth: &mut ChildTruth, out: &mut Vec<Record>) -> Option<i64> {
+        if !rng.chance(0.85) {
+            return None;
         }
+        let weights: Vec<f64> = self.strategies.iter().map(|s| s.1).collect();
+        let (strategy, _) = self.strategies[rng.weighted(&weights)];
+        let efficacy = match self.relief {
+            Some((s, ratio)) if s == strategy => {
+                if let Some(e) = truth.effects.iter_mut().find(|e| e.kind == "relief") {
+                    e.exposed_episodes += 1;
+                }
+                self.base_efficacy * ratio
+            }
+            _ => self.base_efficacy,
+        };
+        let minutes = if rng.chance(efficacy) { rng.int(15, 170) } else { rng.int(190, 330) };
+        let text = (*rng.pick(phrases::relief(strategy))).to_owned();
+        out.push(self.record(onset + minutes, Body::Relief { strategy, text: Some(text) }));
+        Some(onset + minutes)
     }
 }
 

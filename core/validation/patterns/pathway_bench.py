@@ -22,8 +22,10 @@ class Event(pw.Schema):
     ts: str
     kind: str
     user: str
-    pressure_hpa: float | None
-    category: str | None
+    # Most lines lack these keys: without a default Pathway drops every such line (the earlier
+    # version of this script parsed 0 rows because of that).
+    pressure_hpa: float | None = pw.column_definition(default_value=None)
+    category: str | None = pw.column_definition(default_value=None)
 
 
 def tod(local_hour: int) -> str:
@@ -99,6 +101,9 @@ def main() -> int:
     with open(args.records) as f:
         n_events = sum(1 for _ in f)
     pw_seconds, results = run_pathway(args.records)
+    if not results.get("tod"):
+        print("Pathway produced no rows: the comparison would be meaningless", file=sys.stderr)
+        return 1
     rust = run_migru(args.migru, args.records)
 
     total = lambda rows, key="n", where=lambda r: True: sum(r[key] for r in rows if where(r))
