@@ -167,6 +167,28 @@ async fn a_worse_adapter_is_rolled_back(store: Arc<dyn Storage>) {
     assert_eq!(ab::check_rollback(&*store, family_id, NOW).await.unwrap(), None, "nothing active any more");
 }
 
+/// The serve worker's path: a server with a base model claims the retrain job the tenth feedback
+/// queued and runs it; a server without one leaves the job alone.
+async fn the_serve_worker_runs_queued_retrain_jobs(store: Arc<dyn Storage>) {
+    use migru_server::jobs::{Dispatcher, JobKind, Runner, run_job};
+    use migru_server::state::{AppState, Limits};
+
+    let (family_id, device) = family(&*store).await;
+    serve_and_rate(&*store, family_id, device, 10, 6, Arm::Base, None, NOW).await;
+    let without_model = Dispatcher { state: AppState::new(store.clone(), Limits::default()) };
+    assert!(!without_model.kinds().contains(&JOB_KIND), "no model, no retrain claims");
+    let with_model = AppState::new(store.clone(), Limits::default()).with_training(settings());
+    assert!(Dispatcher { state: with_model.clone() }.kinds().contains(&JOB_KIND));
+
+    job::on_feedback(&*store, &settings(), family_id, NOW).await.unwrap().expect("queued");
+    let claimed = store.claim_job("worker", &[JOB_KIND], job::now_ms(), 600_000).await.unwrap().expect("claimable");
+    assert_eq!(JobKind::parse(&claimed.kind), Some(JobKind::Retrain));
+    run_job(&with_model, JobKind::Retrain, &claimed).await.unwrap();
+    let adapters = store.adapters(family_id).await.unwrap();
+    assert_eq!(adapters.len(), 1);
+    assert_eq!(adapters[0].state, AdapterState::Active);
+}
+
 macro_rules! both_backends {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -195,4 +217,5 @@ both_backends!(
     retrain_every_ten_feedbacks_publishes_a_verified_adapter,
     a_job_left_by_a_dead_worker_is_resumed,
     a_worse_adapter_is_rolled_back,
+    the_serve_worker_runs_queued_retrain_jobs,
 );
