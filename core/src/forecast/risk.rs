@@ -198,6 +198,8 @@ mod tests {
             counts: Counts { exposed_events: 10, unexposed_events: 10, exposed_hours: None, unexposed_hours: None, exposed_episodes: None, unexposed_episodes: None },
             tested: true,
             p_value: 0.001,
+            p_unadjusted: 0.001,
+            adjusted_for: Vec::new(),
             q_value: 0.01,
             confidence: 0.99,
             significant,
