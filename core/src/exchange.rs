@@ -13,9 +13,8 @@ use crate::store::{Appended, EventFilter, PreparedRecord, Store, StoreError};
 
 /// Lines longer than this are skipped unread (a record with an hour of 32 Hz samples is ~3 MB).
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-/// Records stored per transaction. Larger batches write each hot index page to the WAL fewer
-/// times; 20,000 sample records are about 6 MB in memory.
-const BATCH: usize = 20_000;
+/// Records stored per transaction (and the granularity of progress reports).
+const BATCH: usize = 5_000;
 /// Line errors kept in the report (the count of skipped lines is always complete).
 pub const MAX_REPORTED_ERRORS: usize = 100;
 
