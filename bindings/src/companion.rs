@@ -13,7 +13,7 @@ use crate::error::MigruError;
 use crate::records::{ImportReport, LoggedEvent, Stats};
 use crate::runtime::runtime;
 
-/// Told about a long import's progress after each stored batch (every 5,000 records and at
+/// Told about a long import's progress after each stored batch (every 20,000 records and at
 /// the end), on the thread running the import.
 #[uniffi::export(with_foreign)]
 pub trait ImportProgress: Send + Sync {

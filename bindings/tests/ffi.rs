@@ -84,7 +84,7 @@ fn async_import_runs_on_the_library_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let companion = open(&dir);
     let file = dir.path().join("in.jsonl");
-    let lines: String = (0..7_000)
+    let lines: String = (0..25_000)
         .map(|i| {
             format!(
                 "{{\"ts\":\"2026-03-14T08:00:00Z\",\"kind\":\"hr\",\"bpm\":{}}}\n",
@@ -99,11 +99,11 @@ fn async_import_runs_on_the_library_runtime() {
     let report =
         block_on(companion.import_file_async(file.to_string_lossy().into_owned(), Some(progress)));
     let report = report.unwrap();
-    assert_eq!(report.imported + report.duplicates, 7_000, "{report:?}");
+    assert_eq!(report.imported + report.duplicates, 25_000, "{report:?}");
     assert_eq!(
         counts.0.lock().unwrap().len(),
         2,
-        "one call per 5,000-record batch"
+        "one call per 20,000-record batch"
     );
     assert_eq!(
         companion.stats().unwrap().by_kind.get("hr").copied(),

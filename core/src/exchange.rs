@@ -13,8 +13,10 @@ use crate::store::{Appended, EventFilter, PreparedRecord, Store, StoreError};
 
 /// Lines longer than this are skipped unread (a record with an hour of 32 Hz samples is ~3 MB).
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-/// Records stored per transaction (and the granularity of progress reports).
-const BATCH: usize = 5_000;
+/// Records stored per transaction, and the granularity of progress reports. Larger transactions
+/// write each child's hot index pages to the WAL fewer times: 20,000 instead of 5,000 cut a
+/// 185k-record import from 2.3 s to 1.6 s here; three batches in flight are about 18 MB.
+const BATCH: usize = 20_000;
 /// Line errors kept in the report (the count of skipped lines is always complete).
 pub const MAX_REPORTED_ERRORS: usize = 100;
 

@@ -128,13 +128,13 @@ class CompanionTest {
 
     @Test
     fun `progress is reported per batch on a large import`() {
-        val lines = (0 until 12_000).map { i ->
+        val lines = (0 until 45_000).map { i ->
             """{"ts":"2026-03-14T08:00:00+01:00","kind":"hr","bpm":${60 + i % 40},"n":$i}"""
         }
         val progress = Recorder()
         val report = companion.importFile(jsonl(*lines.toTypedArray()).toString(), progress)
-        assertEquals(12_000uL, report.imported)
-        assertEquals(listOf(5_000uL, 10_000uL, 12_000uL), progress.calls.map { it.first }, "after each 5,000-record batch")
+        assertEquals(45_000uL, report.imported)
+        assertEquals(listOf(20_000uL, 40_000uL, 45_000uL), progress.calls.map { it.first }, "after each 20,000-record batch")
     }
 
     @Test
