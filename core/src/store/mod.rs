@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 pub use events::{Appended, EventFilter, PreparedRecord, StoredEvent};
 pub use schema::VERSION as SCHEMA_VERSION;
-pub use sql::APPLICATION_ID;
+pub use sql::{APPLICATION_ID, Checkpointer};
 pub use pulled::{AdapterRecord, AdapterStatus, PulledChange};
 pub use search::TextHit;
 pub use tables::{OutboxItem, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};

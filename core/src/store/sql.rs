@@ -99,15 +99,18 @@ impl Database {
 /// Copies the WAL back into the database on its own thread and connection, so no append pays
 /// for a checkpoint (SQLite's automatic one runs inside the committing call: the p99 of single
 /// appends and a third of import time). A PASSIVE checkpoint never blocks the writer or readers.
+///
+/// Public so the server's SQLite storage uses the same mechanism for its push path.
 #[derive(Debug)]
-struct Checkpointer {
+pub struct Checkpointer {
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
-    /// Replaces the writer's automatic checkpoint with a wake-up of the background thread.
-    fn start(path: &Path, writer: &mut Connection) -> rusqlite::Result<Self> {
+    /// Replaces the writer's automatic checkpoint with a wake-up of the background thread. Drop
+    /// the writer before the checkpointer (the hook holds a wake-up sender).
+    pub fn start(path: &Path, writer: &mut Connection) -> rusqlite::Result<Self> {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let (wake, woken) = sync_channel::<()>(1);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
+use migru_core::store::Checkpointer;
 
 use super::migrations::{self, SQLITE};
 use super::*;
@@ -24,14 +25,13 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: Arc<AtomicUsize>,
+    // Declared after the writer: the last clone drops the writer (and its wake-up hook) first.
+    _checkpointer: Arc<Option<Checkpointer>>,
 }
 
 /// Page cache per connection, in KiB (SQLite's default is 2 MiB): index pages of the records
 /// table stay in memory instead of being re-read on every insert.
 const CACHE_KIB: i64 = 32 * 1024;
-
-/// How often the background checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -42,56 +42,39 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Moves WAL checkpoints off the request path. With automatic checkpoints, the commit that
-/// crosses 1,000 WAL pages copies them and fsyncs the database file while holding the write lock,
-/// a latency spike for every push queued behind it. Here the writer never checkpoints; a thread
-/// with its own connection runs PASSIVE checkpoints (which never block readers or the writer)
-/// every [`CHECKPOINT_EVERY`], and stops when the store is dropped.
-fn spawn_checkpointer(path: &str, writer: std::sync::Weak<Mutex<Connection>>) -> Result<()> {
-    let conn = Connection::open(path)?;
-    configure(&conn)?;
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            while writer.strong_count() > 0 {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(%error, "WAL checkpoint failed; will retry");
-                }
-            }
-        })
-        .map_err(|e| StorageError::Task(format!("starting the checkpoint thread: {e}")))?;
-    Ok(())
-}
-
 impl SqliteStore {
     /// Opens (creating if absent) the database at `path` (`:memory:` for a private one) and
     /// migrates it.
     pub async fn open(path: &str) -> Result<Self> {
         let path = path.to_owned();
-        let path_for_checkpoints = path.clone();
-        let (conn, readers) = tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Mutex<Connection>>)> {
+        let (conn, readers, checkpointer) = tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Mutex<Connection>>, Option<Checkpointer>)> {
             let mut conn = Connection::open(&path)?;
             configure(&conn)?;
             migrate(&mut conn)?;
             let mut readers = Vec::new();
+            let mut checkpointer = None;
             if path != ":memory:" && !path.is_empty() {
-                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                // WAL checkpoints off the request path: the commit that crosses 1,000 WAL pages
+                // would otherwise copy and fsync while holding the write lock, a latency spike
+                // for every push queued behind it. The core's checkpointer runs them on its own
+                // thread and connection when the writer's WAL hook says they are due.
+                checkpointer = Some(Checkpointer::start(std::path::Path::new(&path), &mut conn)?);
                 for _ in 0..READERS {
                     let reader = Connection::open(&path)?;
                     configure(&reader)?;
                     readers.push(Mutex::new(reader));
                 }
             }
-            Ok((conn, readers))
+            Ok((conn, readers, checkpointer))
         })
         .await
         .map_err(|e| StorageError::Task(e.to_string()))??;
-        let conn = Arc::new(Mutex::new(conn));
-        if !readers.is_empty() {
-            spawn_checkpointer(&path_for_checkpoints, Arc::downgrade(&conn))?;
-        }
-        Ok(SqliteStore { conn, readers: Arc::new(readers), next_reader: Arc::new(AtomicUsize::new(0)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers),
+            next_reader: Arc::new(AtomicUsize::new(0)),
+            _checkpointer: Arc::new(checkpointer),
+        })
     }
 
     /// Runs a read-only `f` on a reader connection (the writer when there are none), so reads do
