@@ -5,21 +5,28 @@
 //! results. Every behaviour lives in `migru-core`; each exported method delegates in one line.
 
 mod assistant;
+mod body;
 mod companion;
 mod error;
 mod logging;
 mod records;
 mod runtime;
 mod sync;
+mod wearable;
 
 pub use assistant::{
     CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
     MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource,
+};
+pub use body::{
+    Backtest, ChronotypeConfidence, ChronotypeReport, DeliveryTiming, HrvReport, MigraineRisk, Outlook, RiskDriver,
+    SleepEpisodeReport, SleepReport, SleepTiming, StressPoint, WindowClosed,
 };
 pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;
 pub use logging::{LogSink, init_logging};
 pub use records::{ImportReport, LineError, LoggedEvent, Stats};
 pub use sync::{PulledChange, SyncListener, SyncProgress};
+pub use wearable::{DropCount, NotificationOutcome, WearableSession, WearableStats, WearableSummary};
 
 uniffi::setup_scaffolding!();

@@ -100,6 +100,11 @@ impl Companion {
         &self.store
     }
 
+    /// The store itself, for work that outlives a borrow (the wearable ingest of the apps).
+    pub fn shared_store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
     /// Classifies and stores a message the child wrote at `at` (default: now, in the device's
     /// time zone). A time word ("yesterday", "this morning") dates the event accordingly. The
     /// classifier's labels that the record format has no field for (`red_flag`,
@@ -130,12 +135,19 @@ impl Companion {
             *slot = Some(engine);
         }
         let engine = slot.as_mut().ok_or_else(|| CompanionError::InvalidInput("pattern engine missing".into()))?;
-        let turn = insights::on_message(&self.store, engine, &self.user, text, at.unwrap_or_else(now_local), lang)?;
+        let now = at.unwrap_or_else(now_local);
+        let turn = insights::on_message(&self.store, engine, &self.user, text, now, lang)?;
         let conversations = engine.child(&self.user).map_or(0, |c| c.conversations);
         if conversations % insights::LOOK_EVERY == 0 {
             patterns::save(&self.store, &self.user, engine)?;
         }
-        Ok(turn)
+        // Insights wait out the child's quiet hours (`delivery`); a timing failure never
+        // withholds one.
+        let fallback = turn.clone();
+        Ok(crate::delivery::time_insight(&self.store, &self.user, now, turn).unwrap_or_else(|error| {
+            tracing::warn!(%error, "insight timing unavailable; decided as is");
+            fallback
+        }))
     }
 
     /// Saves the pattern engine's state now (for an app going to the background).
@@ -258,7 +270,12 @@ impl Companion {
         cancel: &crate::llm::CancelToken,
         on_event: &mut dyn FnMut(&crate::llm::responder::ReplyEvent),
     ) -> Result<crate::llm::assistant::AssistantReply, CompanionError> {
-        Ok(self.assistant.parent_recommendation(&self.store, &self.user, input, cancel, on_event)?)
+        // The chronotype (the recommendation's timing) comes from the stored sleep when known.
+        let mut input = input.clone();
+        if let Err(error) = crate::delivery::fill_parent_input(&self.store, &self.user, now_local(), &mut input) {
+            tracing::warn!(%error, "chronotype unavailable; the caller's is used");
+        }
+        Ok(self.assistant.parent_recommendation(&self.store, &self.user, &input, cancel, on_event)?)
     }
 }
 

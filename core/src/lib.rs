@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod chronotype;
 pub mod companion;
+pub mod delivery;
 pub mod event;
 pub mod insights;
 pub mod signals;

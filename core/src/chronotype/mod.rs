@@ -14,6 +14,8 @@
 //! - Category from MSFsc with age-group thresholds (see [`AgeGroup`]); confidence from how many
 //!   nights of each kind were seen ([`Confidence`]).
 
+pub mod timing;
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Weekday};

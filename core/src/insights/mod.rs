@@ -37,6 +37,9 @@ pub enum Quiet {
     NotThisTurn,
     AlreadySharedToday,
     NothingNew,
+    /// An insight was due but the child is asleep or in the school-morning rush: it is kept and
+    /// delivered at the next conversation inside a child window (`delivery`).
+    QuietHours,
 }
 
 /// The insight decision for one conversation turn.

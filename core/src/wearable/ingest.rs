@@ -22,6 +22,8 @@
 //! - Episodes are keyed by (user, start): scoring the same minutes again gives the same episode and
 //!   updates it (a night still running when a recording stopped is extended later).
 
+use std::ops::Deref;
+
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
@@ -79,10 +81,12 @@ pub struct IngestSummary {
     pub last_minute: Option<String>,
 }
 
-/// Aggregates one user's samples and stores the minutes (see the module docs).
+/// Aggregates one user's samples and stores the minutes (see the module docs). `S` is how the
+/// store is held: `&Store` for a stream that lives inside a borrow (the CLI), `Arc<Store>` for one
+/// that outlives it (the apps' BLE layer through the FFI).
 #[derive(Debug)]
-pub struct StoreSink<'a> {
-    store: &'a Store,
+pub struct StoreSink<S: Deref<Target = Store>> {
+    store: S,
     user: String,
     aggregator: MinuteAggregator,
     pending: Vec<SensorMinute>,
@@ -91,8 +95,8 @@ pub struct StoreSink<'a> {
     span: Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)>,
 }
 
-impl<'a> StoreSink<'a> {
-    pub fn new(store: &'a Store, user: &str, mut config: IngestConfig) -> Self {
+impl<S: Deref<Target = Store>> StoreSink<S> {
+    pub fn new(store: S, user: &str, mut config: IngestConfig) -> Self {
         config.batch_minutes = config.batch_minutes.max(1);
         StoreSink {
             store,
@@ -155,18 +159,25 @@ impl<'a> StoreSink<'a> {
     /// Closes the open minutes, writes them, detects sleep over the recorded span (plus the
     /// look-back) and returns what was stored.
     pub fn finish(mut self) -> Result<IngestSummary, IngestError> {
+        self.close()
+    }
+
+    /// [`finish`](Self::finish) without ending the sink: what was stored since the last close,
+    /// after which the sink starts a new span (for a band that stays connected for days; a
+    /// minute still open is closed, so call it when the stream pauses).
+    pub fn close(&mut self) -> Result<IngestSummary, IngestError> {
         let rest = self.aggregator.finish();
         self.pending.extend(rest);
         self.flush()?;
         self.summary.late_samples = self.aggregator.late_samples();
-        if let Some((lo, hi)) = self.span {
+        if let Some((lo, hi)) = self.span.take() {
             let since = lo.timestamp_millis() - i64::from(self.config.sleep_lookback_h) * 3_600_000;
-            let stored = detect_sleep(self.store, &self.user, since, hi.timestamp_millis() + MINUTE_MS)?;
+            let stored = detect_sleep(&self.store, &self.user, since, hi.timestamp_millis() + MINUTE_MS)?;
             self.summary.sleep_episodes_stored = stored.len() as u64;
             self.summary.first_minute = Some(crate::event::format_ts(&lo));
             self.summary.last_minute = Some(crate::event::format_ts(&hi));
         }
-        Ok(self.summary)
+        Ok(std::mem::take(&mut self.summary))
     }
 }
 
