@@ -5,7 +5,8 @@
 //! the rows, in bounded memory.
 //!
 //! - Sleep: every episode of the child in the look-back window (default 28 days, by wake-up
-//!   time), logged (`sleep` records) and detected (the wearable's actigraphy) alike, oldest first.
+//!   time), logged (`sleep` records) and detected (the wearable's actigraphy) alike, oldest first;
+//!   an episode longer than 24 h is no night and is left out.
 //!   The chronotype uses all of them: per wake-up date only the longest counts, so a night both
 //!   logged and detected is counted once.
 //! - HRV: the RR intervals of the `rr` records in the `window_min` minutes (default 5, the
@@ -79,6 +80,9 @@ pub fn sleep_report(
         .sleep_episodes(user)?
         .into_iter()
         .filter(|e| e.end.timestamp_millis() > since_ms && e.end <= now && e.end > e.start)
+        // Longer than a day is no night (a band still off the wrist, a mistyped log): left out
+        // rather than failing the whole report.
+        .filter(|e| e.end - e.start <= chrono::Duration::hours(24))
         .collect();
     let episodes = without_overlaps(episodes);
     let pairs: Vec<_> = episodes.iter().map(|e| (e.start, e.end)).collect();

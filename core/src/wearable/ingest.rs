@@ -18,7 +18,9 @@
 //!   heart rate sits near the bottom of a day's range). Then Webster's rescoring, and grouping
 //!   into episodes
 //!   (`signals::sleep::sleep_episodes` defaults); episodes of at least 3 h are stored (the main
-//!   sleep and long naps; shorter ones are too unsure from the wrist alone).
+//!   sleep and long naps; shorter ones are too unsure from the wrist alone) and at most 18 h
+//!   (longer stillness is a band off the wrist: real recordings have days of it, and Cole–Kripke
+//!   alone cannot tell it from sleep).
 //! - Episodes are keyed by (user, start): scoring the same minutes again gives the same episode and
 //!   updates it (a night still running when a recording stopped is extended later).
 
@@ -40,6 +42,9 @@ const MAX_FILLED_GAP_MIN: usize = 10;
 const MIN_SEGMENT_MIN: usize = 60;
 /// Detected episodes shorter than this (minutes) are not stored.
 const MIN_STORED_EPISODE_MIN: f64 = 180.0;
+/// Detected "episodes" longer than this (minutes) are the band lying still off the wrist, not
+/// sleep, and are not stored.
+const MAX_STORED_EPISODE_MIN: f64 = 1080.0;
 
 /// What went wrong storing the wearable's minutes.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +200,10 @@ pub fn detect_sleep(store: &Store, user: &str, since_ms: i64, until_ms: i64) -> 
         let labels = webster_rescore(&labels);
         for e in sleep_episodes(&labels, segment.start, 60, &EpisodeOptions::default())? {
             if e.duration_min < MIN_STORED_EPISODE_MIN {
+                continue;
+            }
+            if e.duration_min > MAX_STORED_EPISODE_MIN {
+                tracing::info!(user, minutes = e.duration_min, "still for too long to be sleep: not stored (off the wrist)");
                 continue;
             }
             let episode = SleepEpisode {
