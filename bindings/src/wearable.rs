@@ -158,10 +158,11 @@ impl WearableSession {
         self.lock()?.sink.flush().map_err(from_ingest)
     }
 
-    /// Closes the open minutes, writes them and detects sleep over what was recorded (plus a
-    /// 36 h look-back); the session stays usable. Call it when the band disconnects or the
-    /// stream pauses, and at least daily.
-    pub fn close(&self) -> Result<WearableSummary, MigruError> {
+    /// Closes the open minutes, writes them and detects sleep over what was recorded since the
+    /// last call (plus a 36 h look-back); the session stays usable. Call it when the band
+    /// disconnects or the stream pauses, and at least daily. (Not `close`: Kotlin's
+    /// `AutoCloseable.close` frees the object.)
+    pub fn finish_span(&self) -> Result<WearableSummary, MigruError> {
         let summary = self.lock()?.sink.close().map_err(from_ingest)?;
         Ok(summary.into())
     }

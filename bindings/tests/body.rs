@@ -35,7 +35,7 @@ fn band_notifications_become_minutes_sleep_and_a_stress_forecast() {
     }
     let stats = session.stats().unwrap();
     assert_eq!((stats.packets_dropped, stats.gaps), (0, 0));
-    let summary = session.close().unwrap();
+    let summary = session.finish_span().unwrap();
     assert_eq!(summary.samples, samples);
     assert!((56 * 60 - 2..=56 * 60 + 1).contains(&summary.minutes_stored), "{summary:?}");
     assert!(summary.sleep_episodes_stored >= 2, "two simulated nights: {summary:?}");

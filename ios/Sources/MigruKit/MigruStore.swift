@@ -10,6 +10,8 @@ public final class MigruStore: ObservableObject {
     /// Words for an alert when something did not work; the view clears it.
     @Published public var problem: String?
     @Published public private(set) var ready = false
+    /// The next 24 h (stress, tonight's sleep, headache risk), for the parent app's child view.
+    @Published public private(set) var outlook: Outlook?
 
     private var companion: MigruCompanion?
     public let user: String?
@@ -80,6 +82,14 @@ public final class MigruStore: ObservableObject {
     public func deleteEverything() async {
         _ = await call { try $0.deleteAll() }
         await refresh()
+    }
+
+    /// Reads the forecast on the core's runtime (it reads days of band data).
+    public func refreshOutlook() async {
+        guard let companion else { return }
+        if let outlook = await run({ try await companion.forecastAsync(days: nil, now: nil, backtest: false) }, then: { $0 }) {
+            self.outlook = outlook
+        }
     }
 
     public func refresh() async {

@@ -37,7 +37,7 @@ public struct ParentRootView: View {
     }
 }
 
-/// One child's symptom log: when it hurt, and how much.
+/// One child's next 24 hours and symptom log: when it hurt, and how much.
 struct ChildDetailView: View {
     @StateObject private var store: MigruStore
 
@@ -46,11 +46,26 @@ struct ChildDetailView: View {
     }
 
     var body: some View {
-        List(Array(store.history.filter { $0.kind == "symptom" }.reversed()), id: \.id) { event in
-            HStack {
-                Text(event.ts.prefix(16).replacingOccurrences(of: "T", with: " "))
-                Spacer()
-                Text(event.intensity.map { "\($0)/10" } ?? "–").bold()
+        List {
+            if let outlook = store.outlook {
+                Section("Next 24 hours") {
+                    LabeledContent("Headache risk", value: "\(Self.word(outlook.migraineRisk.level)) (\(Int((outlook.migraineRisk.probability * 100).rounded())) %)")
+                    if let sleep = outlook.sleep {
+                        LabeledContent("Sleep tonight", value: "\(sleep.onset.dropFirst(11).prefix(5)) – \(sleep.wake.dropFirst(11).prefix(5))")
+                    }
+                    if let peak = outlook.stress.max(by: { $0.value < $1.value }) {
+                        LabeledContent("Most stress around", value: String(peak.ts.dropFirst(11).prefix(5)))
+                    }
+                }
+            }
+            Section("Symptoms") {
+                ForEach(Array(store.history.filter { $0.kind == "symptom" }.reversed()), id: \.id) { event in
+                    HStack {
+                        Text(event.ts.prefix(16).replacingOccurrences(of: "T", with: " "))
+                        Spacer()
+                        Text(event.intensity.map { "\($0)/10" } ?? "–").bold()
+                    }
+                }
             }
         }
         .overlay {
@@ -59,6 +74,17 @@ struct ChildDetailView: View {
             }
         }
         .navigationTitle(store.user ?? "")
-        .task { await store.open() }
+        .task {
+            await store.open()
+            await store.refreshOutlook()
+        }
+    }
+
+    private static func word(_ level: Level) -> String {
+        switch level {
+        case .low: return "low"
+        case .moderate: return "moderate"
+        case .high: return "high"
+        }
     }
 }

@@ -26,10 +26,12 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlin.math.roundToInt
 import org.migru.app.AndroidMigru
 import org.migru.app.MigruSession
 import org.migru.app.Outcome
 import org.migru.core.LoggedEvent
+import org.migru.core.Outlook
 import org.migru.core.Stats
 
 /**
@@ -40,6 +42,7 @@ data class ParentState(
     val stats: Stats? = null,
     val child: String? = null,
     val symptoms: List<LoggedEvent> = emptyList(),
+    val outlook: Outlook? = null,
     val problem: String? = null,
 )
 
@@ -74,6 +77,10 @@ class ParentViewModel(app: Application) : AndroidViewModel(app) {
                         st.copy(child = user, symptoms = history.value.filter { it.kind == "symptom" }.reversed())
                     }
                     is Outcome.Failed -> _state.update { it.copy(problem = history.message) }
+                }
+                when (val outlook = s.outlook()) {
+                    is Outcome.Ok -> _state.update { it.copy(outlook = outlook.value) }
+                    is Outcome.Failed -> _state.update { it.copy(outlook = null, problem = outlook.message) }
                 }
             }
         }
@@ -110,6 +117,13 @@ private fun ParentScreen(model: ParentViewModel) {
             Text(user, Modifier.fillMaxWidth().clickable { model.select(user) }.padding(8.dp), style = MaterialTheme.typography.titleMedium)
         }
         state.child?.let { child ->
+            state.outlook?.let { outlook ->
+                Text("$child: next 24 hours", style = MaterialTheme.typography.titleLarge)
+                val risk = outlook.migraineRisk
+                Text("Headache risk: ${risk.level.name.lowercase()} (${(risk.probability * 100).roundToInt()} %)")
+                outlook.sleep?.let { Text("Sleep tonight: ${it.onset.substring(11, 16)} – ${it.wake.substring(11, 16)}") }
+                outlook.stress.maxByOrNull { it.value }?.let { Text("Most stress around ${it.ts.substring(11, 16)}") }
+            }
             Text("$child: symptoms", style = MaterialTheme.typography.titleLarge)
             if (state.symptoms.isEmpty()) Text("No symptoms logged.")
             LazyColumn(verticalArrangement = Arrangement.spacedBy(4.dp)) {

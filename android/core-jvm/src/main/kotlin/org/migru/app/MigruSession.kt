@@ -7,6 +7,7 @@ import org.migru.core.ImportProgress
 import org.migru.core.ImportReport
 import org.migru.core.LoggedEvent
 import org.migru.core.MigruException
+import org.migru.core.Outlook
 import org.migru.core.Stats
 import org.migru.core.MigruCompanion as Core
 
@@ -34,6 +35,9 @@ class MigruSession private constructor(
         call { core.recentEvents(limit.coerceIn(0, MAX_HISTORY).toUInt()) }
 
     suspend fun stats(): Outcome<Stats> = call { core.stats() }
+
+    /** The next 24 h for the parent's child view: stress, tonight's sleep, the headache risk. */
+    suspend fun outlook(): Outcome<Outlook> = call { core.forecastAsync(null, null, false) }
 
     /** Imports a JSON Lines file (a backup, or data from another device) on the library's runtime. */
     suspend fun import(path: String, onProgress: (imported: Long) -> Unit): Outcome<ImportReport> {

@@ -40,6 +40,19 @@ class MigruSessionTest {
     }
 
     @Test
+    fun `the outlook of a child without band data says why there is no stress forecast`() = runBlocking<Unit> {
+        val dir = Files.createTempDirectory("migru-session")
+        ok(MigruSession.open(dir.resolve("migru.db").toString())).use { session ->
+            val outlook = ok(session.outlook())
+            assertTrue(outlook.stress.isEmpty())
+            assertTrue(outlook.stressNote!!.contains("two full days"), outlook.stressNote)
+            assertEquals(null, outlook.sleep)
+            assertEquals("not_yet", outlook.migraineRisk.confidence)
+        }
+        dir.toFile().deleteRecursively()
+    }
+
+    @Test
     fun `a foreign file gives words for a grown-up, not an exception`() = runBlocking<Unit> {
         val dir = Files.createTempDirectory("migru-session")
         val photo = dir.resolve("photo.jpg")
