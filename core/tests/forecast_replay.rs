@@ -60,3 +60,44 @@ fn the_sleep_timing_forecast_on_a_real_replayed_recording_against_seasonal_naive
     assert!(out.stress_note.as_deref().is_some_and(|n| n.contains("no stress forecast yet")), "{:?}", out.stress_note);
     assert!(out.sleep.is_some(), "tonight's sleep timing from the replayed nights");
 }
+
+/// Every multi-day recording pyActigraphy ships, replayed the same way (not committed: ~11 MB).
+/// Write them with `actigraphy_replay.py --all DIR`, then
+/// `MIGRU_REPLAY_DIR=DIR cargo test -p migru-core --test forecast_replay -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs MIGRU_REPLAY_DIR with the converted recordings (actigraphy_replay.py --all)"]
+fn every_bundled_recording_replayed() {
+    let dir = std::path::PathBuf::from(std::env::var("MIGRU_REPLAY_DIR").expect("MIGRU_REPLAY_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    let (mut err, mut naive, mut points) = (0.0, 0.0, 0usize);
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "jsonl")) {
+        let db = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(db.path().join("r.db")).expect("store");
+        let mut sink = StoreSink::new(&store, "awd", IngestConfig::default());
+        ReplaySource::new(file).for_each(|sample| sink.push(sample).is_ok()).expect("replay");
+        let summary = sink.finish().expect("finish");
+        let history = nights(&store.sleep_episodes("awd").expect("episodes"), &Default::default());
+        let days = summary.minutes_stored as f64 / 1440.0;
+        match backtest_nights(&history) {
+            Ok(bt) => {
+                println!(
+                    "{}: {days:.1} days, {} nights, {} points: MAE {:.1} min vs seasonal-naive {:.1} min (ratio {:.2}, coverage {:.0} %)",
+                    file.display(),
+                    history.len(),
+                    bt.points,
+                    bt.mae,
+                    bt.naive_mae,
+                    bt.ratio,
+                    bt.coverage_95 * 100.0
+                );
+                err += bt.mae * bt.points as f64;
+                naive += bt.naive_mae * bt.points as f64;
+                points += bt.points;
+            }
+            Err(error) => println!("{}: {days:.1} days, {} nights: no backtest ({error})", file.display(), history.len()),
+        }
+    }
+    assert!(points > 0);
+    println!("pooled: {points} points, MAE {:.1} min vs seasonal-naive {:.1} min (ratio {:.2})", err / points as f64, naive / points as f64, err / naive);
+}

@@ -24,6 +24,11 @@ since the dates are anonymised, the true weekdays are unknown) and written with 
     /work/venv-signals/bin/python core/validation/signals/actigraphy_replay.py
 
 writes core/tests/fixtures/forecast/actigraphy_example_03.jsonl and prints the count error.
+
+    /work/venv-signals/bin/python core/validation/signals/actigraphy_replay.py --all /tmp/awd
+
+writes every bundled example (example_01 to 05, whole) to /tmp/awd for the ignored test
+`every_bundled_recording_replayed` in core/tests/forecast_replay.rs (not committed: ~12 MB).
 """
 
 import math
@@ -105,11 +110,22 @@ def fmt(v):
 
 
 def main():
-    path = os.path.join(os.path.dirname(pyActigraphy.__file__), "tests", "data", "example_03.AWD")
+    data_dir = os.path.join(os.path.dirname(pyActigraphy.__file__), "tests", "data")
+    if len(sys.argv) == 3 and sys.argv[1] == "--all":
+        os.makedirs(sys.argv[2], exist_ok=True)
+        for n in range(1, 6):
+            name = "example_%02d" % n
+            convert(os.path.join(data_dir, name + ".AWD"), os.path.join(sys.argv[2], name + ".jsonl"), days=None)
+    else:
+        convert(os.path.join(data_dir, "example_03.AWD"), OUT, days=DAYS)
+
+
+def convert(path, out_path, days):
     raw = pyActigraphy.io.read_raw_awd(path)
     data = raw.data.astype(float)
     start = data.index[0]
-    data = data[data.index < start + timedelta(days=DAYS)]
+    if days is not None:
+        data = data[data.index < start + timedelta(days=days)]
     weeks = (2026 - start.year) * 52 + 8
     shift = timedelta(weeks=weeks)
     errors = []
@@ -120,13 +136,13 @@ def main():
         t = (ts + shift).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         zeros = ",".join("0" for _ in z)
         lines.append('{"ts":"%s","kind":"accel","hz":8,"x":[%s],"y":[%s],"z":[%s]}' % (t, zeros, zeros, ",".join(fmt(v) for v in z)))
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     errors = np.abs(np.array(errors))
     first = (start + shift).strftime("%Y-%m-%d %H:%M %a")
     print(f"{os.path.basename(path)}: {len(lines)} epochs from {first} ({len(lines) / 1440:.2f} days), "
-          f"{os.path.getsize(OUT) / 1e6:.2f} MB; count error |encoded - recorded|: "
+          f"{os.path.getsize(out_path) / 1e6:.2f} MB; count error |encoded - recorded|: "
           f"median {np.median(errors):.3f}, max {errors.max():.3f}, recorded total {data.sum():.0f}",
           file=sys.stderr)
 
