@@ -200,7 +200,9 @@ impl MigruCompanion {
         reply(&self.inner, &message, &profile, listener.as_deref(), cancel.as_deref())
     }
 
-    /// A recommendation for the parents, blocking the calling thread.
+    /// A recommendation for the parents, blocking the calling thread. The chronotype comes from
+    /// the child's stored sleep once it is known; `facts.chronotype` counts only until then.
+    /// Schedule it in `delivery_timing`'s parent window.
     pub fn parent_recommendation(
         &self,
         facts: ParentFacts,

@@ -125,7 +125,8 @@ impl Companion {
     /// does, the child's pattern engine (loaded from `pattern_state` and caught up on first use)
     /// is updated, and the insight policy decides (red flags first). The engine's state is saved
     /// on every turn the policy looks (every 3rd conversation), so a restart re-reads at most a
-    /// few events.
+    /// few events. A `share` decided in the child's quiet hours waits for the next turn inside a
+    /// child window (`delivery`, `docs/timing.md`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn converse(&self, text: &str, at: Option<DateTime<FixedOffset>>, lang: &str) -> Result<Turn, CompanionError> {
         let mut slot = self.patterns.lock().map_err(|_| CompanionError::InvalidInput("pattern engine lock poisoned".into()))?;
@@ -263,7 +264,8 @@ impl Companion {
     }
 
     /// A recommendation for the parents from the child's profile, chronotype, patterns,
-    /// forecast and causal finding, with similar earlier days recalled from the store.
+    /// forecast and causal finding, with similar earlier days recalled from the store. The
+    /// chronotype is the store's once it is at least `low` confidence (`delivery`).
     pub fn parent_recommendation(
         &self,
         input: &crate::llm::prompt::ParentRecommendationInput,

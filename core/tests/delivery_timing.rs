@@ -19,7 +19,11 @@ fn at(text: &str) -> DateTime<FixedOffset> {
 /// Three weeks of nights ending Sunday 2026-03-22: (bed, wake) on school nights and on free
 /// nights (waking Saturday or Sunday) as (hour, minute) pairs; the wake is the next morning.
 fn nights(store: &Store, school: ((u32, u32), (u32, u32)), free: ((u32, u32), (u32, u32))) {
-    let first_wake = at("2026-03-02T00:00:00+01:00");
+    nights_from(store, at("2026-03-02T00:00:00+01:00"), school, free);
+}
+
+/// The same, waking first on the midnight `first_wake`.
+fn nights_from(store: &Store, first_wake: DateTime<FixedOffset>, school: ((u32, u32), (u32, u32)), free: ((u32, u32), (u32, u32))) {
     let mut records = Vec::new();
     for d in 0..21 {
         let wake_day = first_wake + Duration::days(d);
@@ -138,4 +142,30 @@ fn the_parent_recommendation_takes_the_chronotype_from_the_store() {
     let hours = c.msf_sc_hours.expect("msf");
     assert!((4.5..6.0).contains(&hours), "{hours}");
     assert!(c.confidence >= 0.75, "{}", c.confidence);
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn companion_recommendations_use_the_stored_chronotype() {
+    use migru_core::llm::CancelToken;
+    use migru_core::llm::prompt::{ChildProfile, ForecastSummary, Level, ParentRecommendationInput};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let companion = Companion::open(dir.path().join("r.db")).expect("open");
+    let input = ParentRecommendationInput {
+        profile: ChildProfile::default(),
+        chronotype: None,
+        patterns: Vec::new(),
+        forecast: ForecastSummary { stress: Level::Low, migraine_risk: Level::Low, note: None },
+        causal: None,
+        similar_episodes: Vec::new(),
+    };
+    let late_words = "late sleeper";
+    let before = companion.parent_recommendation(&input, &CancelToken::default(), &mut |_| {}).expect("reply");
+    assert!(!before.reply.text.contains(late_words), "{}", before.reply.text);
+    // The last three weeks of a late child, ending this morning (the companion reads "now").
+    let today = migru_core::companion::now_local().date_naive().and_hms_opt(0, 0, 0).expect("midnight");
+    let first_wake = today.and_local_timezone(FixedOffset::east_opt(3600).expect("offset")).single().expect("time") - Duration::days(21);
+    nights_from(companion.store(), first_wake, ((22, 30), (7, 0)), ((0, 30), (10, 30)));
+    let after = companion.parent_recommendation(&input, &CancelToken::default(), &mut |_| {}).expect("reply");
+    assert!(after.reply.text.contains(late_words), "{}", after.reply.text);
 }
