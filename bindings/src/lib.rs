@@ -13,8 +13,8 @@ mod runtime;
 mod sync;
 
 pub use assistant::{
-    CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
-    MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource,
+    Arm, CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
+    MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource, ServedRecommendation,
 };
 pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;

@@ -11,6 +11,7 @@
 //!
 //! No message text is logged: logs carry counts and timings only.
 
+pub mod ab;
 pub mod config;
 pub mod guardrail;
 pub mod memory;
