@@ -10,9 +10,9 @@
 //! `MIGRU_REQUIRE_ORT=1` (CI).
 
 mod common;
+mod training_support;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use migru_core::Companion;
 use migru_core::llm::CancelToken;
@@ -25,36 +25,11 @@ use migru_core::sync::SyncConfig;
 use migru_server::AppState;
 use migru_server::storage::training::{Arm, ServedRecommendation};
 use migru_server::storage::{ChangeKind, Feedback, Storage};
-use migru_server::training::export::{self, ModelInfo};
 use migru_server::training::job::{self, TrainingSettings};
-use migru_server::training::model::{Model, ModelSpec};
-use migru_server::training::{ab, corpus, simulate, tokenize};
+use migru_server::training::{ab, simulate};
+use training_support::{runtime_library, tiny_model_dir};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-fn runtime_library() -> Option<PathBuf> {
-    let found = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).filter(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var("MIGRU_REQUIRE_ORT").is_err(), "MIGRU_REQUIRE_ORT is set but ORT_DYLIB_PATH names no library");
-        eprintln!("skipping: no ONNX Runtime library (set ORT_DYLIB_PATH; scripts/fetch-onnxruntime.sh)");
-    }
-    found
-}
-
-/// The tiny base model folder the training tests use (genai layout, rank-0 LoRA inputs).
-fn model_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let lines: Vec<String> = corpus::generate(200, 3).iter().map(|e| e.training_text()).collect();
-        let tokenizer = tokenize::build_tokenizer(&lines, 300).unwrap();
-        let spec = ModelSpec { hidden: 32, heads: 4, layers: 2, ffn: 64, context_length: 96, vocab: tokenizer.get_vocab_size(true) };
-        let model = Model::init(&spec, 5).unwrap();
-        export::write_model_folder(dir.path(), &model, &tokenizer, &ModelInfo { spec, model_version: 1, seed: 5 }).unwrap();
-        dir
-    })
-    .path()
-}
 
 fn facts() -> ParentRecommendationInput {
     ParentRecommendationInput {
@@ -95,7 +70,7 @@ async fn publish(store: &dyn Storage, family_id: Uuid, item: &str, body: &serde_
 async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     let Some(library) = runtime_library() else { return };
     let (store, _guard) = common::sqlite().await;
-    let mut settings = TrainingSettings::new(model_dir().to_path_buf());
+    let mut settings = TrainingSettings::new(tiny_model_dir().to_path_buf());
     settings.kto.steps = 3;
     let server = common::Server::start(AppState::new(store.clone(), common::test_limits()).with_training(settings.clone())).await;
     let (family_id, parent_token) = new_family(&server.url()).await;
@@ -105,7 +80,7 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     let phone_dir = tempfile::tempdir().unwrap();
     let phone = Companion::open(phone_dir.path().join("migru.db")).unwrap();
     let options = ModelOptions { runtime_library: Some(library), intra_threads: Some(1), chat_template: None };
-    phone.load_model(model_dir(), &options).unwrap();
+    phone.load_model(tiny_model_dir(), &options).unwrap();
     assert_eq!(phone.adapter_in_use().unwrap(), None);
 
     // Ten recommendations, each with its arm (base only: there is no adapter yet), rated by the

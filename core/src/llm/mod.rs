@@ -30,6 +30,7 @@ pub mod assistant;
 pub mod demo;
 #[cfg(feature = "llm")]
 pub mod engine;
+pub mod graph;
 #[cfg(feature = "llm")]
 pub mod responder;
 #[cfg(feature = "llm")]
