@@ -258,3 +258,141 @@ impl AdapterInstaller {
 fn stored_file_ok(record: &AdapterRecord) -> bool {
     std::fs::read(&record.path).is_ok_and(|bytes| verify_bytes(&bytes, record.size_bytes, &record.sha256).is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::adapter::AdapterParam;
+    use serde_json::json;
+
+    fn adapter(seed: f32) -> Vec<u8> {
+        let params = vec![
+            AdapterParam::f32("model.layers.0.attn.q_proj.lora_A.weight", vec![4, 2], &[seed; 8]),
+            AdapterParam::f32("model.layers.0.attn.q_proj.lora_B.weight", vec![2, 4], &[seed; 8]),
+        ];
+        AdapterFile::new(1, 1, params).to_bytes()
+    }
+
+    fn change(version: i64, bytes: &[u8]) -> PulledChange {
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let params: Vec<_> = AdapterFile::from_bytes(bytes).unwrap().params.iter().map(|p| json!({"name": p.name, "dims": p.dims})).collect();
+        PulledChange {
+            kind: KIND.into(),
+            id: format!("adapter-{version}"),
+            body: json!({"version": version, "state": "active", "model_version": 1, "sha256": sha, "size_bytes": bytes.len(),
+                "feedback_count": 10, "parameters": params,
+                "data_base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
+            created_at_ms: 1,
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Store, AdapterInstaller) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("phone.db")).unwrap();
+        let installer = AdapterInstaller::beside(&store, None);
+        (dir, store, installer)
+    }
+
+    fn active(store: &Store) -> Option<i64> {
+        store.active_adapter().unwrap().map(|a| a.version)
+    }
+
+    #[test]
+    fn a_published_adapter_is_stored_beside_the_database_and_activated_once() {
+        let (dir, store, installer) = setup();
+        let bytes = adapter(0.5);
+        assert_eq!(installer.on_change(&store, &change(1, &bytes)).unwrap(), Some(AdapterUpdate::Activated { version: 1 }));
+        let record = store.active_adapter().unwrap().unwrap();
+        assert_eq!(std::fs::read(&record.path).unwrap(), bytes);
+        assert!(Path::new(&record.path).starts_with(dir.path().join("adapters")));
+        assert_eq!(installer.on_change(&store, &change(1, &bytes)).unwrap(), Some(AdapterUpdate::Unchanged { version: 1 }));
+        let other = PulledChange { kind: "alert".into(), ..change(1, &bytes) };
+        assert_eq!(installer.on_change(&store, &other).unwrap(), None, "other kinds are not adapters");
+        assert_eq!(std::fs::read_dir(installer.dir()).unwrap().count(), 1, "no temporary file is left");
+    }
+
+    #[test]
+    fn damaged_downloads_are_refused_and_the_active_adapter_stays() {
+        let (_dir, store, installer) = setup();
+        installer.on_change(&store, &change(1, &adapter(0.5))).unwrap();
+        let good = change(2, &adapter(0.25));
+        let mut cases = Vec::new();
+        let mut flipped = good.clone();
+        let mut bytes = adapter(0.25);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        flipped.body["data_base64"] = base64::engine::general_purpose::STANDARD.encode(&bytes).into();
+        cases.push((flipped, "SHA-256"));
+        let mut size = good.clone();
+        size.body["size_bytes"] = json!(7);
+        cases.push((size, "bytes"));
+        let mut shapes = good.clone();
+        shapes.body["parameters"][1]["dims"] = json!([2, 5]);
+        cases.push((shapes, "differ from"));
+        let mut not_base64 = good.clone();
+        not_base64.body["data_base64"] = json!("%%%");
+        cases.push((not_base64, "base64"));
+        let mut huge = good.clone();
+        huge.body["size_bytes"] = json!(MAX_ADAPTER_BYTES + 1);
+        cases.push((huge, "outside"));
+        let garbage = b"not an adapter at all, but hashed honestly".to_vec();
+        let mut not_tort = change(2, &adapter(0.25));
+        {
+            use sha2::Digest;
+            let sha: String = sha2::Sha256::digest(&garbage).iter().map(|b| format!("{b:02x}")).collect();
+            not_tort.body["sha256"] = sha.into();
+            not_tort.body["size_bytes"] = json!(garbage.len());
+            not_tort.body["data_base64"] = base64::engine::general_purpose::STANDARD.encode(&garbage).into();
+        }
+        cases.push((not_tort, "TORT"));
+        for (i, (mut bad, expected)) in cases.into_iter().enumerate() {
+            let version = 10 + i as i64;
+            bad.body["version"] = json!(version);
+            match installer.on_change(&store, &bad).unwrap() {
+                Some(AdapterUpdate::Refused { reason, .. }) => assert!(reason.contains(expected), "{expected}: {reason}"),
+                other => panic!("{expected}: {other:?}"),
+            }
+            let record = store.adapters().unwrap().into_iter().find(|a| a.version == version).unwrap();
+            assert_eq!(record.status, AdapterStatus::Refused);
+            assert_eq!(active(&store), Some(1), "{expected}");
+        }
+        // A damaged re-delivery of the active version never replaces its verified file.
+        let mut again = change(1, &adapter(0.5));
+        again.body["data_base64"] = json!("AAAA");
+        assert_eq!(installer.on_change(&store, &again).unwrap(), Some(AdapterUpdate::Unchanged { version: 1 }));
+        let unreadable = PulledChange { body: json!({"no": "version"}), ..change(3, &adapter(0.1)) };
+        assert!(matches!(installer.on_change(&store, &unreadable).unwrap(), Some(AdapterUpdate::Unreadable { .. })));
+    }
+
+    #[test]
+    fn a_rollback_deactivates_and_a_replayed_page_ends_in_the_same_state() {
+        let (_dir, store, installer) = setup();
+        let (v1, v2) = (change(1, &adapter(0.5)), change(2, &adapter(0.25)));
+        let rollback = PulledChange {
+            id: "adapter-2-rollback".into(),
+            body: json!({"version": 2, "sha256": v2.body["sha256"], "state": "rolled_back", "reason": "worse than base"}),
+            ..v2.clone()
+        };
+        let page = [v1, v2, rollback];
+        for c in &page {
+            installer.on_change(&store, c).unwrap();
+        }
+        assert_eq!(active(&store), None, "the server serves the base model after a rollback");
+        let v2 = store.adapters().unwrap().into_iter().find(|a| a.version == 2).unwrap();
+        assert_eq!(v2.status, AdapterStatus::Inactive);
+        assert!(v2.reason.as_deref().unwrap().contains("worse than base"));
+        let before = store.adapters().unwrap();
+        for c in &page {
+            installer.on_change(&store, c).unwrap();
+        }
+        let after = store.adapters().unwrap();
+        assert_eq!(active(&store), None);
+        assert_eq!(
+            before.iter().map(|a| (a.version, a.status)).collect::<Vec<_>>(),
+            after.iter().map(|a| (a.version, a.status)).collect::<Vec<_>>()
+        );
+        let unknown = PulledChange { body: json!({"version": 9, "state": "rolled_back"}), ..page[2].clone() };
+        assert_eq!(installer.on_change(&store, &unknown).unwrap(), Some(AdapterUpdate::RolledBack { version: 9 }));
+    }
+}
