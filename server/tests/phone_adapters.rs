@@ -83,6 +83,7 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     phone.load_model(tiny_model_dir(), &options).unwrap();
     assert_eq!(phone.adapter_in_use().unwrap(), None);
 
+    let tokenizer = tokenizers::Tokenizer::from_file(tiny_model_dir().join("tokenizer.json")).unwrap();
     // Ten recommendations, each with its arm (base only: there is no adapter yet), rated by the
     // parent and sent with the arm through sync.
     let mut served = Vec::new();
@@ -91,6 +92,9 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
         let s = done.served.clone().expect("a recommendation carries its arm");
         assert_eq!((s.arm, s.adapter_version), (PhoneArm::Base, None));
         assert!(s.context.starts_with("<|user|>Tip for a parent. Child: in-between. Time: "), "{}", s.context);
+        // The server's model is prompted with the context it is trained on, not the chat template.
+        let generation = done.reply.generation.as_ref().expect("the model ran");
+        assert_eq!(generation.prompt_tokens, tokenizer.encode(s.context.as_str(), false).unwrap().len(), "{}", s.context);
         phone.recommendation_feedback(&s, &done.reply.text, i % 3 != 0).unwrap();
         served.push((s, done.reply.text));
     }

@@ -242,6 +242,13 @@ impl Assistant {
         let mut input = input.clone();
         input.similar_episodes.clone_from(&recalled);
         let recommendation_id = uuid::Uuid::now_v7();
+        let chronotype = match input.chronotype.as_ref().map(|c| c.category) {
+            Some(ChronotypeCategory::Early) => "early bird",
+            Some(ChronotypeCategory::Late) => "night owl",
+            _ => "in-between",
+        };
+        let hour = chrono::Timelike::hour(&crate::companion::now_local());
+        let context = ab::recommendation_context(chronotype, ab::day_part(hour));
         let counts = arm_counts(store)?;
         let mut responder = self.responder()?;
         let has_model = responder.has_model();
@@ -259,24 +266,13 @@ impl Assistant {
             }
             _ => false,
         };
-        let reply = responder.parent_recommendation(&input, cancel, on_event);
+        let reply = responder.parent_recommendation(&input, Some(&context), cancel, on_event);
         if let (true, Some(name), Some(model)) = (switched_off, &active, responder.model_mut()) {
             model.set_active_adapter(Some(name))?;
         }
         drop(responder);
         let cancelled = was_cancelled(&reply);
-        let chronotype = match input.chronotype.as_ref().map(|c| c.category) {
-            Some(ChronotypeCategory::Early) => "early bird",
-            Some(ChronotypeCategory::Late) => "night owl",
-            _ => "in-between",
-        };
-        let hour = chrono::Timelike::hour(&crate::companion::now_local());
-        let served = Served {
-            recommendation_id,
-            arm,
-            adapter_version: if arm == Arm::Adapter { version } else { None },
-            context: ab::recommendation_context(chronotype, ab::day_part(hour)),
-        };
+        let served = Served { recommendation_id, arm, adapter_version: if arm == Arm::Adapter { version } else { None }, context };
         let mut finished = finish(reply, has_model, recalled, cancelled);
         finished.served = Some(served);
         Ok(finished)

@@ -13,6 +13,11 @@ use serde_json::json;
 use super::LlmError;
 use super::onnx_proto::{Attr, DataType, Dim, Model, Node, Tensor, ValueInfo};
 
+/// The file the server's `train-base` writes into a model folder beside the ONNX export (its
+/// spec and seed). Its presence marks a Migru recommendation model, trained on
+/// `ab::recommendation_context` prompts: the phone prompts it with the same words.
+pub const SPEC_FILE: &str = "migru_model.json";
+
 /// Sizes of the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphSpec {

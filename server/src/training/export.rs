@@ -19,7 +19,7 @@ use super::model::{Lora, Model, ModelSpec};
 
 /// Files of a model folder.
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
-pub const SPEC_FILE: &str = "migru_model.json";
+pub const SPEC_FILE: &str = migru_core::llm::graph::SPEC_FILE;
 
 /// What the server keeps beside the ONNX export.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
