@@ -223,3 +223,47 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     assert_eq!(phone.adapter_in_use().unwrap(), None);
     server.stop().await;
 }
+
+/// Without a model (templates) the arm still travels: base, recorded with the exact text shown.
+/// A `served` that contradicts itself is a 400 and records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table() {
+    let (store, _guard) = common::sqlite().await;
+    let server = common::Server::start(AppState::new(store.clone(), common::test_limits())).await;
+    let (family_id, parent_token) = new_family(&server.url()).await;
+    let phone_dir = tempfile::tempdir().unwrap();
+    let phone = Companion::open(phone_dir.path().join("migru.db")).unwrap();
+    let done = phone.parent_recommendation(&facts(), &CancelToken::new(), &mut |_| {}).unwrap();
+    let served = done.served.clone().unwrap();
+    assert_eq!((served.arm, served.adapter_version), (PhoneArm::Base, None));
+    phone.recommendation_feedback(&served, &done.reply.text, false).unwrap();
+    phone.sync(SyncConfig::new(server.url(), parent_token.clone()), None, |_| {}).await.unwrap();
+    let examples = store.feedback_examples(family_id).await.unwrap();
+    assert_eq!(examples.len(), 1);
+    let e = &examples[0];
+    assert_eq!((e.recommendation_id, e.arm, e.adapter_version, e.value), (served.recommendation_id, Arm::Base, None, -1));
+    assert_eq!((e.prompt.as_str(), e.text.as_str()), (served.context.as_str(), done.reply.text.as_str()));
+    let counts = migru_core::llm::assistant::arm_counts(phone.store()).unwrap();
+    assert_eq!((counts.base.up, counts.base.down), (0, 1), "the phone counted the thumbs for its next draws");
+
+    let http = reqwest::Client::new();
+    for served in [
+        serde_json::json!({"prompt": "p", "text": "t", "arm": "adapter"}),
+        serde_json::json!({"prompt": "p", "text": "t", "arm": "base", "adapter_version": 2}),
+        serde_json::json!({"prompt": "", "text": "t", "arm": "base"}),
+        serde_json::json!({"prompt": "p", "text": "t", "arm": "other"}),
+    ] {
+        let status = http
+            .post(format!("{}/v1/feedback", server.url()))
+            .header("migru-protocol", "1")
+            .bearer_auth(&parent_token)
+            .json(&serde_json::json!({"recommendation_id": Uuid::now_v7(), "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(), "served": served}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 400, "{served}");
+    }
+    assert_eq!(store.arm_feedback(Some(family_id)).await.unwrap().len(), 1, "nothing recorded from a refused request");
+    server.stop().await;
+}
