@@ -1,8 +1,8 @@
 //! A/B between the base model and the family's latest adapter: Thompson sampling on Beta
 //! posteriors of the thumbs-up rate, rates with Wilson intervals, the difference with Newcombe's
 //! hybrid score interval (all in `migru_core::llm::ab`, shared with the parent's phone), the
-//! recommendations phones report with their thumbs, and automatic rollback of an adapter that is worse than the base model
-//! with 95 % confidence.
+//! recommendations phones report with their thumbs, and automatic rollback of an adapter that is
+//! worse than the base model with 95 % confidence.
 
 use migru_core::llm::sampling::Rng;
 use uuid::Uuid;
