@@ -119,6 +119,9 @@ pub struct ServedRecommendation {
     pub adapter_version: Option<i64>,
     /// The prompt context the server retrains on (chronotype, part of the day).
     pub context: String,
+    /// Whether the text may go to the server with the thumbs (false: a chat model was prompted
+    /// with the child's recalled words; the thumbs are counted on the phone only).
+    pub shareable: bool,
 }
 
 impl From<Served> for ServedRecommendation {
@@ -127,7 +130,13 @@ impl From<Served> for ServedRecommendation {
             ab::Arm::Base => Arm::Base,
             ab::Arm::Adapter => Arm::Adapter,
         };
-        Self { recommendation_id: s.recommendation_id.to_string(), arm, adapter_version: s.adapter_version, context: s.context }
+        Self {
+            recommendation_id: s.recommendation_id.to_string(),
+            arm,
+            adapter_version: s.adapter_version,
+            context: s.context,
+            shareable: s.shareable,
+        }
     }
 }
 
@@ -141,7 +150,7 @@ impl TryFrom<ServedRecommendation> for Served {
             Arm::Base => ab::Arm::Base,
             Arm::Adapter => ab::Arm::Adapter,
         };
-        Ok(Served { recommendation_id, arm, adapter_version: s.adapter_version, context: s.context })
+        Ok(Served { recommendation_id, arm, adapter_version: s.adapter_version, context: s.context, shareable: s.shareable })
     }
 }
 
@@ -255,9 +264,10 @@ impl MigruCompanion {
         recommend(&self.inner, &facts, listener.as_deref(), cancel.as_deref())
     }
 
-    /// The parent's thumbs on a recommendation shown with `text`: counted for its A/B arm and
-    /// queued (with the arm) for the server; the next `sync` sends it.
-    pub fn recommendation_feedback(&self, served: ServedRecommendation, text: String, up: bool) -> Result<(), MigruError> {
+    /// The parent's thumbs on a recommendation shown with `text`: counted for its A/B arm and,
+    /// when `served.shareable`, queued (with the arm) for the server; the next `sync` sends it.
+    /// Returns whether it was queued.
+    pub fn recommendation_feedback(&self, served: ServedRecommendation, text: String, up: bool) -> Result<bool, MigruError> {
         Ok(self.inner.recommendation_feedback(&served.try_into()?, &text, up)?)
     }
 }

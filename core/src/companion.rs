@@ -267,17 +267,22 @@ impl Companion {
     }
 
     /// The parent's thumbs on a recommendation this phone showed: counted for its A/B arm (the
-    /// next arm choices follow it) and queued for the server with the arm, the adapter version,
-    /// the prompt context and the exact text shown, so the server's A/B, rollback and retraining
-    /// see it. Sent by the next `sync`.
+    /// next arm choices follow it) and, when the text is `shareable`, queued for the server with
+    /// the arm, the adapter version, the prompt context and the exact text shown, so the server's
+    /// A/B, rollback and retraining see it (sent by the next `sync`). Returns whether it was queued.
     pub fn recommendation_feedback(
         &self,
         served: &crate::llm::assistant::Served,
         text: &str,
         up: bool,
-    ) -> Result<(), CompanionError> {
+    ) -> Result<bool, CompanionError> {
         if text.trim().is_empty() {
             return Err(CompanionError::InvalidInput("the recommendation's text is empty".into()));
+        }
+        crate::llm::assistant::count_thumbs(&self.store, served.arm, served.adapter_version, up)?;
+        if !served.shareable {
+            tracing::info!("thumbs counted on the phone only: the recommendation may repeat the child's words");
+            return Ok(false);
         }
         let payload = serde_json::json!({
             "recommendation_id": served.recommendation_id.to_string(),
@@ -291,8 +296,7 @@ impl Companion {
             },
         });
         self.store.outbox_push("feedback", &payload.to_string())?;
-        crate::llm::assistant::count_thumbs(&self.store, served.arm, served.adapter_version, up)?;
-        Ok(())
+        Ok(true)
     }
 }
 

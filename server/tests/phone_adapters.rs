@@ -95,7 +95,7 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
         // The server's model is prompted with the context it is trained on, not the chat template.
         let generation = done.reply.generation.as_ref().expect("the model ran");
         assert_eq!(generation.prompt_tokens, tokenizer.encode(s.context.as_str(), false).unwrap().len(), "{}", s.context);
-        phone.recommendation_feedback(&s, &done.reply.text, i % 3 != 0).unwrap();
+        assert!(phone.recommendation_feedback(&s, &done.reply.text, i % 3 != 0).unwrap());
         served.push((s, done.reply.text));
     }
     let progress = phone.sync(sync_config(), None, |_| {}).await.unwrap();
@@ -236,7 +236,11 @@ async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table() {
     let done = phone.parent_recommendation(&facts(), &CancelToken::new(), &mut |_| {}).unwrap();
     let served = done.served.clone().unwrap();
     assert_eq!((served.arm, served.adapter_version), (PhoneArm::Base, None));
-    phone.recommendation_feedback(&served, &done.reply.text, false).unwrap();
+    assert!(served.shareable, "a template carries none of the child's words");
+    assert!(phone.recommendation_feedback(&served, &done.reply.text, false).unwrap());
+    // A text that may repeat the child's words (a chat model prompted with them) stays home.
+    let private = migru_core::llm::assistant::Served { recommendation_id: Uuid::now_v7(), shareable: false, ..served.clone() };
+    assert!(!phone.recommendation_feedback(&private, "words the model may have copied", true).unwrap());
     phone.sync(SyncConfig::new(server.url(), parent_token.clone()), None, |_| {}).await.unwrap();
     let examples = store.feedback_examples(family_id).await.unwrap();
     assert_eq!(examples.len(), 1);
@@ -244,7 +248,7 @@ async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table() {
     assert_eq!((e.recommendation_id, e.arm, e.adapter_version, e.value), (served.recommendation_id, Arm::Base, None, -1));
     assert_eq!((e.prompt.as_str(), e.text.as_str()), (served.context.as_str(), done.reply.text.as_str()));
     let counts = migru_core::llm::assistant::arm_counts(phone.store()).unwrap();
-    assert_eq!((counts.base.up, counts.base.down), (0, 1), "the phone counted the thumbs for its next draws");
+    assert_eq!((counts.base.up, counts.base.down), (1, 1), "the phone counted both thumbs for its next draws");
 
     let http = reqwest::Client::new();
     for served in [

@@ -85,6 +85,11 @@ pub struct Served {
     /// The prompt context the server retrains on ([`ab::recommendation_context`]): chronotype and
     /// part of the day, never the child's words.
     pub context: String,
+    /// Whether the text may go to the server with the thumbs: it came from templates, or from a
+    /// model whose prompt carried none of the child's words (the recommendation model's context
+    /// prompt, or a chat prompt that recalled nothing). A chat model prompted with the child's
+    /// recalled words could repeat them, so its text stays on the phone.
+    pub shareable: bool,
 }
 
 /// A finished reply with what the app shows beside it.
@@ -255,6 +260,7 @@ impl Assistant {
         // The A/B arm: Thompson sampling between the base model and the active adapter (the
         // server's rule), 50/50 while neither arm has thumbs. Serving the base arm switches the
         // adapter off for this one generation, without reloading the model.
+        let context_prompted = responder.model_mut().is_some_and(|m| m.is_context_prompted());
         let active = responder.model_mut().and_then(|m| m.active_adapter().map(str::to_owned));
         let version = active.as_deref().and_then(|n| n.strip_prefix('v')).and_then(|v| v.parse::<i64>().ok());
         let mut rng = Rng::new(seed_of(&recommendation_id));
@@ -272,7 +278,9 @@ impl Assistant {
         }
         drop(responder);
         let cancelled = was_cancelled(&reply);
-        let served = Served { recommendation_id, arm, adapter_version: if arm == Arm::Adapter { version } else { None }, context };
+        let shareable = reply.source != ReplySource::Model || context_prompted || recalled.is_empty();
+        let served =
+            Served { recommendation_id, arm, adapter_version: if arm == Arm::Adapter { version } else { None }, context, shareable };
         let mut finished = finish(reply, has_model, recalled, cancelled);
         finished.served = Some(served);
         Ok(finished)

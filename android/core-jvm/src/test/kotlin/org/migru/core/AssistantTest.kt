@@ -127,8 +127,9 @@ class AssistantTest {
         assertTrue(served.context.startsWith("<|user|>Tip for a parent. Child: night owl."), served.context)
         assertNull(companion.replyToChild("hello", child, null, null).served, "replies to the child have no arm")
 
+        assertTrue(served.shareable, "a template carries none of the child's words")
         val before = companion.stats().outboxPending
-        companion.recommendationFeedback(served, reply.text, true)
+        assertTrue(companion.recommendationFeedback(served, reply.text, true))
         assertEquals(before + 1uL, companion.stats().outboxPending, "the thumbs wait in the outbox for sync")
         val error = assertThrows<MigruException.InvalidInput> {
             companion.recommendationFeedback(served.copy(recommendationId = "not-a-uuid"), reply.text, false)
