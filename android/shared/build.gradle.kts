@@ -23,8 +23,6 @@ android {
     }
 }
 
-kotlin { jvmToolchain(17) }
-
 dependencies {
     // The Android flavour of JNA carries its own libjnidispatch.so for each ABI.
     api("net.java.dev.jna:jna:5.17.0@aar")
