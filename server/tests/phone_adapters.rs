@@ -229,6 +229,16 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table() {
     let (store, _guard) = common::sqlite().await;
+    template_arm_reaches_the_server(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table_on_postgres() {
+    let Some((store, _url)) = common::postgres().await else { return };
+    template_arm_reaches_the_server(store).await;
+}
+
+async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
     let server = common::Server::start(AppState::new(store.clone(), common::test_limits())).await;
     let (family_id, parent_token) = new_family(&server.url()).await;
     let phone_dir = tempfile::tempdir().unwrap();
