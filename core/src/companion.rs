@@ -279,7 +279,7 @@ impl Companion {
         if text.trim().is_empty() {
             return Err(CompanionError::InvalidInput("the recommendation's text is empty".into()));
         }
-        crate::llm::assistant::count_thumbs(&self.store, served.arm, served.adapter_version, up)?;
+        crate::llm::assistant::count_thumbs(&self.store, &served.recommendation_id, served.arm, served.adapter_version, up)?;
         if !served.shareable {
             tracing::info!("thumbs counted on the phone only: the recommendation may repeat the child's words");
             return Ok(false);

@@ -112,6 +112,9 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
         assert_eq!((&e.prompt, &e.text), (&s.context, text));
     }
     assert!(store.open_job(job::JOB_KIND, family_id).await.unwrap().is_some(), "the tenth feedback queued a retrain");
+    // The acknowledgements came back: the phone's counts are the server's.
+    let counts = migru_core::llm::assistant::arm_counts(phone.store(), None).unwrap();
+    assert_eq!((counts.base.up, counts.base.down), (6, 4));
 
     // The retrain job, then the phone's next sync installs the adapter.
     let outcome = job::retrain_now(&*store, &settings, family_id, "test", Box::new(|_| {})).await.unwrap();
@@ -213,6 +216,9 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     assert_eq!(v1.status, AdapterStatus::Inactive);
     assert!(v1.reason.unwrap().starts_with("rolled back by the server"));
     assert_eq!(phone.adapter_in_use().unwrap(), None, "the base model answers");
+    // The other parent's thumbs came down too: the phone's A/B counts are the family's.
+    let counts = migru_core::llm::assistant::arm_counts(phone.store(), Some(1)).unwrap();
+    assert_eq!((counts.base.up, counts.base.down, counts.adapter.up, counts.adapter.down), (18, 4, 0, 12));
     let s = phone.parent_recommendation(&facts(), &CancelToken::new(), &mut |_| {}).unwrap().served.unwrap();
     assert_eq!(s.arm, PhoneArm::Base);
 
@@ -257,8 +263,8 @@ async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
     let e = &examples[0];
     assert_eq!((e.recommendation_id, e.arm, e.adapter_version, e.value), (served.recommendation_id, Arm::Base, None, -1));
     assert_eq!((e.prompt.as_str(), e.text.as_str()), (served.context.as_str(), done.reply.text.as_str()));
-    let counts = migru_core::llm::assistant::arm_counts(phone.store()).unwrap();
-    assert_eq!((counts.base.up, counts.base.down), (1, 1), "the phone counted both thumbs for its next draws");
+    let counts = migru_core::llm::assistant::arm_counts(phone.store(), None).unwrap();
+    assert_eq!((counts.base.up, counts.base.down), (1, 1), "the phone counts both thumbs for its next draws");
 
     let http = reqwest::Client::new();
     for served in [

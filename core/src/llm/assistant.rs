@@ -33,8 +33,11 @@ const KEPT_TURNS: usize = 6;
 /// recalls similar episodes from before them.
 const RECENT_HOURS: i64 = 48;
 
-/// Settings key of the phone's thumbs per A/B arm ([`ArmCounts`] as JSON).
-pub const ARM_COUNTS_KEY: &str = "ab.arm_counts";
+/// Settings key of this phone's thumbs the server has not acknowledged yet (or that stay on the
+/// phone), by recommendation id, for the A/B counts.
+pub const PENDING_THUMBS_KEY: &str = "ab.pending_thumbs";
+/// Pulled changes read for the A/B counts (recommendations and feedback acknowledgements).
+const MAX_COUNTED_CHANGES: usize = 100_000;
 
 /// The words shown beside a template reply when no model is installed.
 pub const NO_MODEL_NOTICE: &str = "Migru is using its prepared replies: no language model is installed on this device.";
@@ -254,7 +257,6 @@ impl Assistant {
         };
         let hour = chrono::Timelike::hour(&crate::companion::now_local());
         let context = ab::recommendation_context(chronotype, ab::day_part(hour));
-        let counts = arm_counts(store)?;
         let mut responder = self.responder()?;
         let has_model = responder.has_model();
         // The A/B arm: Thompson sampling between the base model and the active adapter (the
@@ -263,6 +265,7 @@ impl Assistant {
         let context_prompted = responder.model_mut().is_some_and(|m| m.is_context_prompted());
         let active = responder.model_mut().and_then(|m| m.active_adapter().map(str::to_owned));
         let version = active.as_deref().and_then(|n| n.strip_prefix('v')).and_then(|v| v.parse::<i64>().ok());
+        let counts = arm_counts(store, version)?;
         let mut rng = Rng::new(seed_of(&recommendation_id));
         let arm = ab::choose_arm(counts.base, version.map(|v| counts.adapter_for(v)), &mut rng);
         let switched_off = match (arm, &active, responder.model_mut()) {
@@ -333,18 +336,83 @@ fn finish(reply: Reply, has_model: bool, recalled: Vec<String>, cancelled: bool)
     AssistantReply { reply, notice, recalled, cancelled, served: None }
 }
 
-/// The phone's thumbs per arm (zero before the first).
-pub fn arm_counts(store: &Store) -> Result<ArmCounts, StoreError> {
-    Ok(store.setting(ARM_COUNTS_KEY)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+/// One of this phone's thumbs, kept until the server acknowledges it.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct PendingThumb {
+    arm: Arm,
+    adapter_version: Option<i64>,
+    up: bool,
 }
 
-/// Counts one of the parent's thumbs for the arm that served the recommendation.
-pub fn count_thumbs(store: &Store, arm: Arm, adapter_version: Option<i64>, up: bool) -> Result<ArmCounts, StoreError> {
-    let mut counts = arm_counts(store)?;
-    counts.add(arm, adapter_version, up);
-    let json = serde_json::to_string(&counts).map_err(|e| StoreError::BadRow { seq: 0, reason: e.to_string() })?;
-    store.set_setting(ARM_COUNTS_KEY, &json)?;
+/// The family's thumbs per arm as this phone knows them, the adapter arm's for `adapter_version`:
+/// every recommendation and feedback acknowledgement pulled from the server (all the family's
+/// parent devices, with the thumbs the server holds in force), plus this phone's thumbs not
+/// acknowledged yet. So each parent device draws from the counts the server's A/B sees.
+pub fn arm_counts(store: &Store, adapter_version: Option<i64>) -> Result<ArmCounts, StoreError> {
+    let payloads = |topic: &str| -> Result<Vec<serde_json::Value>, StoreError> {
+        Ok(store
+            .pulled_changes(Some(topic), MAX_COUNTED_CHANGES)?
+            .into_iter()
+            .filter_map(|c| serde_json::from_str::<serde_json::Value>(&c.payload).ok())
+            .collect())
+    };
+    let served: HashMap<String, (Arm, Option<i64>)> = payloads("recommendation")?
+        .into_iter()
+        .filter_map(|c| {
+            let arm = Arm::parse(c["body"]["arm"].as_str()?)?;
+            Some((c["id"].as_str()?.to_owned(), (arm, c["body"]["adapter_version"].as_i64())))
+        })
+        .collect();
+    let mut acked: HashMap<String, (i64, bool)> = HashMap::new();
+    for c in payloads("feedback_ack")? {
+        let (Some(id), Some(value), Some(at)) = (c["body"]["recommendation_id"].as_str(), c["body"]["value"].as_str(), c["created_at_ms"].as_i64())
+        else {
+            continue;
+        };
+        let entry = acked.entry(id.to_owned()).or_insert((at, value == "up"));
+        if at >= entry.0 {
+            *entry = (at, value == "up");
+        }
+    }
+    let mut counts = ArmCounts { adapter_version, ..ArmCounts::default() };
+    let mut count = |arm: Arm, version: Option<i64>, up: bool| match arm {
+        Arm::Base => counts.base.add(up),
+        Arm::Adapter if version.is_some() && version == adapter_version => counts.adapter.add(up),
+        Arm::Adapter => {}
+    };
+    for (id, (_, up)) in &acked {
+        if let Some((arm, version)) = served.get(id) {
+            count(*arm, *version, *up);
+        }
+    }
+    for (id, thumb) in pending_thumbs(store)? {
+        if !acked.contains_key(&id) {
+            count(thumb.arm, thumb.adapter_version, thumb.up);
+        }
+    }
     Ok(counts)
+}
+
+fn pending_thumbs(store: &Store) -> Result<HashMap<String, PendingThumb>, StoreError> {
+    Ok(store.setting(PENDING_THUMBS_KEY)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+}
+
+/// Keeps one of the parent's thumbs for the A/B counts until the server acknowledges it (a later
+/// thumbs on the same recommendation replaces it); acknowledged ones are dropped here.
+pub fn count_thumbs(store: &Store, recommendation_id: &uuid::Uuid, arm: Arm, adapter_version: Option<i64>, up: bool) -> Result<(), StoreError> {
+    let mut pending = pending_thumbs(store)?;
+    if !pending.is_empty() {
+        let acked: std::collections::HashSet<String> = store
+            .pulled_changes(Some("feedback_ack"), MAX_COUNTED_CHANGES)?
+            .into_iter()
+            .filter_map(|c| serde_json::from_str::<serde_json::Value>(&c.payload).ok())
+            .filter_map(|c| c["body"]["recommendation_id"].as_str().map(str::to_owned))
+            .collect();
+        pending.retain(|id, _| !acked.contains(id));
+    }
+    pending.insert(recommendation_id.to_string(), PendingThumb { arm, adapter_version, up });
+    let json = serde_json::to_string(&pending).map_err(|e| StoreError::BadRow { seq: 0, reason: e.to_string() })?;
+    store.set_setting(PENDING_THUMBS_KEY, &json)
 }
 
 /// A seed for one Thompson draw from the recommendation's fresh UUIDv7 (random low bits).
