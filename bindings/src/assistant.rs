@@ -10,7 +10,8 @@ use migru_core::llm::engine::ModelOptions;
 use migru_core::llm::guardrail::Verdict;
 use migru_core::llm::prompt;
 use migru_core::llm::responder::{self, ReplyEvent};
-use migru_core::llm::assistant::AssistantReply;
+use migru_core::llm::ab;
+use migru_core::llm::assistant::{AssistantReply, Served};
 use migru_core::llm::CancelToken;
 
 use crate::companion::MigruCompanion;
@@ -98,6 +99,59 @@ pub struct MigruReply {
     pub tokens: u32,
     pub ms_first_token: Option<f64>,
     pub ms_per_token: Option<f64>,
+    /// For a parent's recommendation: the A/B arm that wrote it. Keep it with the text and pass
+    /// it back to `recommendation_feedback` with the parent's thumbs.
+    pub served: Option<ServedRecommendation>,
+}
+
+/// Which model wrote a recommendation: the base model or the family's adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Arm {
+    Base,
+    Adapter,
+}
+
+/// How a parent's recommendation was served (the A/B arm and adapter version).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ServedRecommendation {
+    pub recommendation_id: String,
+    pub arm: Arm,
+    pub adapter_version: Option<i64>,
+    /// The prompt context the server retrains on (chronotype, part of the day).
+    pub context: String,
+    /// Whether the text may go to the server with the thumbs (false: a chat model was prompted
+    /// with the child's recalled words; the thumbs are counted on the phone only).
+    pub shareable: bool,
+}
+
+impl From<Served> for ServedRecommendation {
+    fn from(s: Served) -> Self {
+        let arm = match s.arm {
+            ab::Arm::Base => Arm::Base,
+            ab::Arm::Adapter => Arm::Adapter,
+        };
+        Self {
+            recommendation_id: s.recommendation_id.to_string(),
+            arm,
+            adapter_version: s.adapter_version,
+            context: s.context,
+            shareable: s.shareable,
+        }
+    }
+}
+
+impl TryFrom<ServedRecommendation> for Served {
+    type Error = MigruError;
+
+    fn try_from(s: ServedRecommendation) -> Result<Self, MigruError> {
+        let recommendation_id = uuid::Uuid::parse_str(&s.recommendation_id)
+            .map_err(|_| MigruError::InvalidInput { reason: "recommendation_id is not a UUID".into() })?;
+        let arm = match s.arm {
+            Arm::Base => ab::Arm::Base,
+            Arm::Adapter => ab::Arm::Adapter,
+        };
+        Ok(Served { recommendation_id, arm, adapter_version: s.adapter_version, context: s.context, shareable: s.shareable })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -210,6 +264,13 @@ impl MigruCompanion {
         cancel: Option<Arc<CancelHandle>>,
     ) -> Result<MigruReply, MigruError> {
         recommend(&self.inner, &facts, listener.as_deref(), cancel.as_deref())
+    }
+
+    /// The parent's thumbs on a recommendation shown with `text`: counted for its A/B arm and,
+    /// when `served.shareable`, queued (with the arm) for the server; the next `sync` sends it.
+    /// Returns whether it was queued.
+    pub fn recommendation_feedback(&self, served: ServedRecommendation, text: String, up: bool) -> Result<bool, MigruError> {
+        Ok(self.inner.recommendation_feedback(&served.try_into()?, &text, up)?)
     }
 }
 
@@ -360,6 +421,7 @@ impl From<AssistantReply> for MigruReply {
             tokens: generation.map_or(0, |g| u32::try_from(g.tokens.len()).unwrap_or(u32::MAX)),
             ms_first_token: generation.filter(|g| !g.tokens.is_empty()).map(|g| g.ms_first_token),
             ms_per_token: generation.filter(|g| g.tokens.len() > 1).map(|g| g.ms_per_token),
+            served: done.served.map(Into::into),
         }
     }
 }

@@ -15,8 +15,8 @@ mod sync;
 mod wearable;
 
 pub use assistant::{
-    CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
-    MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource,
+    Arm, CancelHandle, CausalFinding, ChildProfile, Chronotype, ChronotypeSummary, Forecast, Level,
+    MigruReply, ParentFacts, PatternSummary, ReplyListener, ReplySource, ServedRecommendation,
 };
 pub use body::{
     Backtest, ChronotypeConfidence, ChronotypeReport, DeliveryTiming, HrvReport, MigraineRisk, Outlook, RiskDriver,

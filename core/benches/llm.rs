@@ -8,6 +8,12 @@
 //!   of 5,000 messages (FTS5 prefilter in SQLite, BM25 over the candidates); the peer in the same
 //!   run, `recall_5000/bm25_all`, reads every text from the store and ranks them all (retrieval
 //!   without the FTS5 index).
+//! - `adapters/*` (feature `sync`): a pulled `adapter_version` change handled by
+//!   `AdapterInstaller` on the demo model (`pull_verify_activate`: base64, size, SHA-256, format,
+//!   parameter list, the model's inputs, atomic write with fsync, store, activate, apply), a switch
+//!   between two stored adapters on the loaded model (`switch`: file re-read and re-verified,
+//!   loaded into ONNX Runtime, activated), and the peer in the same run, `model_reload`: loading the
+//!   model folder again, what a switch would cost without run-time adapters.
 //!
 //! Needs the ONNX Runtime library (`ORT_DYLIB_PATH` or `.cache/onnxruntime/`); the decode group is
 //! skipped without it. The comparison with onnxruntime-genai is `core/validation/llm/compare_genai.py`.
@@ -156,5 +162,69 @@ fn recall(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, guardrail, recall);
+#[cfg(feature = "sync")]
+fn adapters(c: &mut Criterion) {
+    use base64::Engine as _;
+    use migru_core::llm::adapter::AdapterFile;
+    use migru_core::llm::assistant::Assistant;
+    use migru_core::store::AdapterRecord;
+    use migru_core::sync::PulledChange;
+    use migru_core::sync::adapters::{AdapterInstaller, AdapterUpdate};
+    use sha2::Digest;
+    use std::sync::Arc;
+
+    let Some(library) = library() else {
+        eprintln!("llm bench: no ONNX Runtime library; adapters group skipped");
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let model_dir = dir.join("model");
+    let spec = DemoSpec::default();
+    write_demo_model(&model_dir, &spec).unwrap();
+    let options = ModelOptions { runtime_library: Some(library), intra_threads: Some(1), chat_template: None };
+    let assistant = Arc::new(Assistant::new().unwrap());
+    assistant.load_model(&model_dir, &options).unwrap();
+    let store = Store::open(dir.join("phone.db")).unwrap();
+    let installer = AdapterInstaller::new(dir.join("adapters"), Some(Arc::clone(&assistant)));
+    let targets: Vec<(String, String, usize, usize)> =
+        migru_core::llm::demo::lora_names(spec.layers).into_iter().map(|(a, b)| (a, b, spec.hidden, spec.hidden)).collect();
+    let bytes = AdapterFile::seeded_lora(&targets, 4, 0.05, 7).to_bytes();
+    let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let params: Vec<serde_json::Value> =
+        AdapterFile::from_bytes(&bytes).unwrap().params.iter().map(|p| serde_json::json!({"name": p.name, "dims": p.dims})).collect();
+    let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    eprintln!("adapter file: {} bytes ({} parameters, rank 4)", bytes.len(), params.len());
+    let change = |version: i64| PulledChange {
+        kind: "adapter_version".into(),
+        id: format!("adapter-{version}"),
+        body: serde_json::json!({"version": version, "state": "active", "model_version": 1, "sha256": sha, "size_bytes": bytes.len(),
+            "parameters": params, "data_base64": data}),
+        created_at_ms: 0,
+    };
+    let mut group = c.benchmark_group("adapters");
+    let mut version = 0;
+    group.bench_function("pull_verify_activate", |b| {
+        b.iter(|| {
+            version += 1;
+            let update = installer.on_change(&store, &change(version)).unwrap();
+            assert_eq!(update, Some(AdapterUpdate::Activated { version }));
+        })
+    });
+    let records: Vec<AdapterRecord> = store.adapters().unwrap().into_iter().take(2).collect();
+    let mut i = 0;
+    group.bench_function("switch", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(assistant.apply_adapter(&store, Some(&records[i % 2])).unwrap())
+        })
+    });
+    group.bench_function("model_reload", |b| b.iter(|| black_box(LanguageModel::load(&model_dir, &options).unwrap())));
+    group.finish();
+}
+
+#[cfg(not(feature = "sync"))]
+fn adapters(_: &mut Criterion) {}
+
+criterion_group!(benches, decode, guardrail, recall, adapters);
 criterion_main!(benches);

@@ -237,6 +237,11 @@ impl Companion {
         Ok(self.assistant.apply_adapter(&self.store, active.as_ref())?)
     }
 
+    /// The adapter version active on the loaded model (`None`: no model, or the base model).
+    pub fn adapter_in_use(&self) -> Result<Option<i64>, CompanionError> {
+        Ok(self.assistant.active_adapter_version()?)
+    }
+
     /// Back to template replies.
     pub fn unload_model(&self) -> Result<(), CompanionError> {
         Ok(self.assistant.unload_model()?)
@@ -279,6 +284,39 @@ impl Companion {
         }
         Ok(self.assistant.parent_recommendation(&self.store, &self.user, &input, cancel, on_event)?)
     }
+
+    /// The parent's thumbs on a recommendation this phone showed: counted for its A/B arm (the
+    /// next arm choices follow it) and, when the text is `shareable`, queued for the server with
+    /// the arm, the adapter version, the prompt context and the exact text shown, so the server's
+    /// A/B, rollback and retraining see it (sent by the next `sync`). Returns whether it was queued.
+    pub fn recommendation_feedback(
+        &self,
+        served: &crate::llm::assistant::Served,
+        text: &str,
+        up: bool,
+    ) -> Result<bool, CompanionError> {
+        if text.trim().is_empty() {
+            return Err(CompanionError::InvalidInput("the recommendation's text is empty".into()));
+        }
+        crate::llm::assistant::count_thumbs(&self.store, &served.recommendation_id, served.arm, served.adapter_version, up)?;
+        if !served.shareable {
+            tracing::info!("thumbs counted on the phone only: the recommendation may repeat the child's words");
+            return Ok(false);
+        }
+        let payload = serde_json::json!({
+            "recommendation_id": served.recommendation_id.to_string(),
+            "value": if up { "up" } else { "down" },
+            "device_ts": now_local().to_rfc3339(),
+            "served": {
+                "prompt": served.context,
+                "text": text,
+                "arm": served.arm.as_str(),
+                "adapter_version": served.adapter_version,
+            },
+        });
+        self.store.outbox_push("feedback", &payload.to_string())?;
+        Ok(true)
+    }
 }
 
 /// Sync with the family's server (`sync`).
@@ -296,6 +334,11 @@ impl Companion {
         let mut client = crate::sync::SyncClient::new(config)?;
         if let Some(flag) = cancel {
             client = client.with_cancel_flag(flag);
+        }
+        #[cfg(feature = "llm")]
+        {
+            let installer = crate::sync::adapters::AdapterInstaller::beside(&self.store, Some(Arc::clone(&self.assistant)));
+            client = client.with_adapters(installer);
         }
         Ok(client.sync(&self.store, on_progress, |_| Ok(())).await?)
     }

@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 use migru_core::llm::adapter::AdapterFile;
@@ -20,19 +19,13 @@ use migru_server::training::model::{Lora, Model, ModelSpec};
 use migru_server::training::tokenize;
 use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor as OrtTensor;
+use training_support::runtime_library;
 
-fn runtime_library() -> Option<PathBuf> {
-    let found = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).filter(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var("MIGRU_REQUIRE_ORT").is_err(), "MIGRU_REQUIRE_ORT is set but ORT_DYLIB_PATH names no library");
-        eprintln!("skipping: no ONNX Runtime library (set ORT_DYLIB_PATH; scripts/fetch-onnxruntime.sh)");
-    }
-    found
-}
+mod training_support;
 
 fn random(rng: &mut Rng, shape: &[usize], scale: f32, offset: f32) -> Tensor {
     let n: usize = shape.iter().product();
-    Tensor::from_vec((0..n).map(|_| offset + rng.uniform(scale)).collect::<Vec<f32>>(), shape, &Device::Cpu).unwrap()
+    Tensor::from_vec((0..n).map(|_| offset + rng.symmetric(scale)).collect::<Vec<f32>>(), shape, &Device::Cpu).unwrap()
 }
 
 /// A model with every weight random (LayerNorm gains around 1, biases around 0), so no tensor

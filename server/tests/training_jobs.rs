@@ -3,41 +3,26 @@
 //! and automatic rollback of an adapter that is worse than the base model.
 
 mod common;
+mod training_support;
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use migru_core::llm::adapter::AdapterFile;
 use migru_server::storage::training::{AdapterState, Arm, ServedRecommendation};
 use migru_server::storage::*;
 use migru_server::training::ab;
-use migru_server::training::export::{self, ModelInfo};
+use migru_server::training::export;
 use migru_server::training::job::{self, JOB_KIND, TrainingSettings};
-use migru_server::training::model::{Model, ModelSpec};
 use migru_server::training::simulate::serve;
-use migru_server::training::{corpus, tokenize};
+use training_support::tiny_model_dir;
+use migru_server::training::corpus;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 const NOW: i64 = 1_790_000_000_000;
 
-/// A tiny (untrained) base model folder, written once per test process.
-fn model_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let lines: Vec<String> = corpus::generate(200, 3).iter().map(|e| e.training_text()).collect();
-        let tokenizer = tokenize::build_tokenizer(&lines, 300).unwrap();
-        let spec = ModelSpec { hidden: 32, heads: 4, layers: 2, ffn: 64, context_length: 96, vocab: tokenizer.get_vocab_size(true) };
-        let model = Model::init(&spec, 5).unwrap();
-        export::write_model_folder(dir.path(), &model, &tokenizer, &ModelInfo { spec, model_version: 1, seed: 5 }).unwrap();
-        dir
-    })
-    .path()
-}
-
 fn settings() -> TrainingSettings {
-    let mut s = TrainingSettings::new(model_dir().to_path_buf());
+    let mut s = TrainingSettings::new(tiny_model_dir().to_path_buf());
     s.kto.steps = 3;
     s
 }
@@ -103,7 +88,7 @@ async fn retrain_every_ten_feedbacks_publishes_a_verified_adapter(store: Arc<dyn
     assert_eq!(sha, outcome.sha256);
     let file = AdapterFile::from_bytes(&bytes).unwrap();
     assert_eq!(file.params.len(), 2 * 4 * 2);
-    let (_, _, info) = export::read_model_folder(model_dir()).unwrap();
+    let (_, _, info) = export::read_model_folder(tiny_model_dir()).unwrap();
     export::lora_from_file(&info.spec, &file).unwrap();
 
     let changes = store.pull_changes(family_id, 0, 1000).await.unwrap();

@@ -109,8 +109,8 @@ impl AdapterFile {
         let mut rng = Rng::new(seed);
         let mut params = Vec::new();
         for (a_name, b_name, rows, cols) in targets {
-            let a: Vec<f32> = (0..rows * rank).map(|_| rng.uniform(scale)).collect();
-            let b: Vec<f32> = (0..rank * cols).map(|_| rng.uniform(scale)).collect();
+            let a: Vec<f32> = (0..rows * rank).map(|_| rng.symmetric(scale)).collect();
+            let b: Vec<f32> = (0..rank * cols).map(|_| rng.symmetric(scale)).collect();
             params.push(AdapterParam::f32(a_name.clone(), vec![*rows as i64, rank as i64], &a));
             params.push(AdapterParam::f32(b_name.clone(), vec![rank as i64, *cols as i64], &b));
         }

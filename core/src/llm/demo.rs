@@ -1,23 +1,18 @@
 //! The project's own small model: a decoder-only transformer in the onnxruntime-genai layout,
 //! written from Rust (`migru model demo --out DIR`).
 //!
-//! Seeded random weights for now (the retraining issue replaces them with trained ones): the same
-//! seed writes the same bytes. Architecture: learned token and position embeddings, pre-norm
-//! blocks (multi-head attention with a KV cache, SiLU MLP), untied output projection. Every
-//! attention projection carries LoRA inputs `….lora_A.weight` `[hidden, rank]` and
-//! `….lora_B.weight` `[rank, hidden]` whose initializers have rank 0, so the model runs unchanged
-//! until an adapter supplies them.
+//! Seeded random weights (the server's `train-base` writes trained ones into the same graph,
+//! `llm::graph`): the same seed writes the same bytes.
 
 use std::path::Path;
 
-use serde_json::json;
 use tokenizers::models::TrainerWrapper;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
 use super::LlmError;
-use super::onnx_proto::{Attr, DataType, Dim, Model, Node, Tensor, ValueInfo};
+use super::graph::{self, GraphSpec, Init, SearchDefaults};
 use super::sampling::Rng;
 
 /// Sizes of the demo model.
@@ -58,21 +53,31 @@ pub struct DemoSummary {
 
 /// Writes `genai_config.json`, `model.onnx` and `tokenizer.json` into `dir` (created if needed).
 pub fn write_demo_model(dir: &Path, spec: &DemoSpec) -> Result<DemoSummary, LlmError> {
-    if [spec.hidden, spec.heads, spec.layers, spec.ffn, spec.context_length].contains(&0) {
-        return Err(LlmError::Config("hidden size, heads, layers, feed-forward size and context length must all be above 0".into()));
-    }
-    if !spec.hidden.is_multiple_of(spec.heads) {
-        return Err(LlmError::Config(format!("hidden size {} is not a multiple of {} heads", spec.hidden, spec.heads)));
-    }
     std::fs::create_dir_all(dir).map_err(|e| LlmError::io(dir, e))?;
     let tokenizer = build_tokenizer(spec.max_vocab)?;
     let vocab = tokenizer.get_vocab_size(true);
     let tokenizer_json = tokenizer.to_string(true).map_err(|e| LlmError::Tokenizer(e.to_string()))?;
-    let (model, parameters) = build_graph(spec, vocab);
+    let graph_spec = GraphSpec { hidden: spec.hidden, heads: spec.heads, layers: spec.layers, ffn: spec.ffn, context_length: spec.context_length, vocab };
+    // Seeded weights, drawn in graph order: the same seed writes the same bytes.
+    let mut rng = Rng::new(spec.seed);
+    let mut parameters = 0;
+    let mut seeded = |_: &str, dims: &[usize], init: Init| {
+        let n: usize = dims.iter().product();
+        Ok(match init {
+            Init::Uniform(scale) => {
+                parameters += n;
+                (0..n).map(|_| rng.symmetric(scale)).collect()
+            }
+            Init::Ones => vec![1.0; n],
+            Init::Zeros => vec![0.0; n],
+        })
+    };
+    let metadata = vec![("migru.demo.seed".into(), spec.seed.to_string())];
+    let model = graph::build_graph(&graph_spec, "migru_demo", metadata, &mut seeded)?;
     let bytes = model.encode();
     write(dir, "tokenizer.json", tokenizer_json.as_bytes())?;
     write(dir, "model.onnx", &bytes)?;
-    let config = serde_json::to_string_pretty(&genai_config(spec, vocab)).map_err(|e| LlmError::Config(e.to_string()))?;
+    let config = serde_json::to_string_pretty(&graph::genai_config(&graph_spec, SearchDefaults::GREEDY)).map_err(|e| LlmError::Config(e.to_string()))?;
     write(dir, "genai_config.json", config.as_bytes())?;
     let lora_inputs = lora_names(spec.layers).into_iter().flat_map(|(a, b)| [a, b]).collect();
     Ok(DemoSummary { vocab_size: vocab, parameters, model_bytes: bytes.len(), lora_inputs })
@@ -97,6 +102,13 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LlmError> {
 
 /// A byte-level BPE trained on the bundled corpus and the fallback templates (deterministic).
 pub fn build_tokenizer(max_vocab: usize) -> Result<Tokenizer, LlmError> {
+    train_tokenizer(CORPUS.lines().chain(FALLBACKS.lines()).map(str::to_owned), max_vocab)
+}
+
+/// Trains the project's byte-level BPE (the special tokens first, so the `phi3` chat template
+/// and the stop ids apply) on `lines`; deterministic for the same lines. The demo model and the
+/// server's recommendation model both use it.
+pub fn train_tokenizer(lines: impl Iterator<Item = String> + Send, max_vocab: usize) -> Result<Tokenizer, LlmError> {
     let specials: Vec<AddedToken> = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(*t, true)).collect();
     let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
         .show_progress(false)
@@ -109,240 +121,6 @@ pub fn build_tokenizer(max_vocab: usize) -> Result<Tokenizer, LlmError> {
     let mut tokenizer = Tokenizer::new(BPE::default());
     tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
     tokenizer.with_decoder(Some(ByteLevel::default()));
-    let lines: Vec<String> = CORPUS.lines().chain(FALLBACKS.lines()).map(str::to_owned).collect();
-    tokenizer.train(&mut trainer, lines.into_iter()).map_err(|e| LlmError::Tokenizer(e.to_string()))?;
+    tokenizer.train(&mut trainer, lines).map_err(|e| LlmError::Tokenizer(e.to_string()))?;
     Ok(tokenizer)
-}
-
-fn genai_config(spec: &DemoSpec, vocab: usize) -> serde_json::Value {
-    json!({
-        "model": {
-            "bos_token_id": 0,
-            "context_length": spec.context_length,
-            "decoder": {
-                "filename": "model.onnx",
-                "head_size": spec.hidden / spec.heads,
-                "hidden_size": spec.hidden,
-                "inputs": {
-                    "input_ids": "input_ids",
-                    "attention_mask": "attention_mask",
-                    "position_ids": "position_ids",
-                    "past_key_names": "past_key_values.%d.key",
-                    "past_value_names": "past_key_values.%d.value"
-                },
-                "outputs": {
-                    "logits": "logits",
-                    "present_key_names": "present.%d.key",
-                    "present_value_names": "present.%d.value"
-                },
-                "num_attention_heads": spec.heads,
-                "num_hidden_layers": spec.layers,
-                "num_key_value_heads": spec.heads,
-                "session_options": { "log_id": "onnxruntime-genai", "provider_options": [] }
-            },
-            "eos_token_id": [0, 4],
-            "pad_token_id": 0,
-            "type": "llama",
-            "vocab_size": vocab
-        },
-        "search": {
-            "diversity_penalty": 0.0,
-            "do_sample": false,
-            "early_stopping": true,
-            "length_penalty": 1.0,
-            "max_length": spec.context_length,
-            "min_length": 0,
-            "no_repeat_ngram_size": 0,
-            "num_beams": 1,
-            "num_return_sequences": 1,
-            "past_present_share_buffer": false,
-            "repetition_penalty": 1.0,
-            "temperature": 1.0,
-            "top_k": 1,
-            "top_p": 1.0
-        }
-    })
-}
-
-/// Builds the ONNX graph node by node.
-struct GraphBuilder {
-    model: Model,
-    rng: Rng,
-    counter: usize,
-    parameters: usize,
-}
-
-impl GraphBuilder {
-    fn op(&mut self, op: &str, inputs: &[&str], attributes: Vec<(&str, Attr)>) -> String {
-        self.counter += 1;
-        let out = format!("{}_{}", op.to_lowercase(), self.counter);
-        self.op_named(op, inputs, attributes, &out);
-        out
-    }
-
-    fn op_named(&mut self, op: &str, inputs: &[&str], attributes: Vec<(&str, Attr)>, output: &str) {
-        self.counter += 1;
-        self.model.nodes.push(Node {
-            op_type: op.into(),
-            name: format!("n{}_{op}", self.counter),
-            inputs: inputs.iter().map(|s| s.to_string()).collect(),
-            outputs: vec![output.into()],
-            attributes: attributes.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        });
-    }
-
-    fn weight(&mut self, name: &str, dims: &[usize], scale: f32) -> String {
-        let n: usize = dims.iter().product();
-        let values: Vec<f32> = (0..n).map(|_| self.rng.uniform(scale)).collect();
-        self.parameters += n;
-        self.model.initializers.push(Tensor::f32(name, dims.iter().map(|&d| d as i64).collect(), &values));
-        name.into()
-    }
-
-    fn constant_f32(&mut self, name: &str, dims: &[usize], value: f32) -> String {
-        let n: usize = dims.iter().product();
-        self.model.initializers.push(Tensor::f32(name, dims.iter().map(|&d| d as i64).collect(), &vec![value; n]));
-        name.into()
-    }
-
-    fn constant_i64(&mut self, name: &str, dims: Vec<i64>, values: &[i64]) -> String {
-        self.model.initializers.push(Tensor::i64(name, dims, values));
-        name.into()
-    }
-
-    fn layer_norm(&mut self, x: &str, prefix: &str, hidden: usize) -> String {
-        let gamma = self.constant_f32(&format!("{prefix}.weight"), &[hidden], 1.0);
-        let beta = self.constant_f32(&format!("{prefix}.bias"), &[hidden], 0.0);
-        self.op("LayerNormalization", &[x, &gamma, &beta], vec![("axis", Attr::Int(-1)), ("epsilon", Attr::Float(1e-5))])
-    }
-
-    /// `x·W + (x·A)·B`, with A and B graph inputs defaulting to rank-0 initializers.
-    fn lora_projection(&mut self, x: &str, base: &str, hidden: usize) -> String {
-        let w = self.weight(&format!("{base}.weight"), &[hidden, hidden], 1.0 / (hidden as f32).sqrt());
-        let a = format!("{base}.lora_A.weight");
-        let b = format!("{base}.lora_B.weight");
-        for (name, dims, init) in [
-            (&a, vec![Dim::Fixed(hidden as i64), Dim::Named("lora_rank".into())], vec![hidden as i64, 0]),
-            (&b, vec![Dim::Named("lora_rank".into()), Dim::Fixed(hidden as i64)], vec![0, hidden as i64]),
-        ] {
-            self.model.inputs.push(ValueInfo { name: name.clone(), data_type: DataType::Float, dims });
-            self.model.initializers.push(Tensor::f32(name.clone(), init, &[]));
-        }
-        let base_out = self.op("MatMul", &[x, &w], vec![]);
-        let down = self.op("MatMul", &[x, &a], vec![]);
-        let up = self.op("MatMul", &[&down, &b], vec![]);
-        self.op("Add", &[&base_out, &up], vec![])
-    }
-}
-
-fn build_graph(spec: &DemoSpec, vocab: usize) -> (Model, usize) {
-    let (d, h, hd) = (spec.hidden, spec.heads, spec.hidden / spec.heads);
-    let mut g = GraphBuilder {
-        model: Model { graph_name: "migru_demo".into(), opset: 17, ..Model::default() },
-        rng: Rng::new(spec.seed),
-        counter: 0,
-        parameters: 0,
-    };
-    g.model.metadata = vec![("migru.demo.seed".into(), spec.seed.to_string())];
-    declare_io(&mut g.model, spec, vocab);
-
-    // Attention bias [S, T]: 0 where key j is visible from query i (j <= past + i and unmasked).
-    let one_idx = g.constant_i64("const.idx1", vec![], &[1]);
-    let zero = g.constant_i64("const.zero", vec![], &[0]);
-    let step = g.constant_i64("const.one", vec![], &[1]);
-    let axes1 = g.constant_i64("const.axes1", vec![1], &[1]);
-    let shape_ids = g.op("Shape", &["input_ids"], vec![]);
-    let seq = g.op("Gather", &[&shape_ids, &one_idx], vec![("axis", Attr::Int(0))]);
-    let shape_mask = g.op("Shape", &["attention_mask"], vec![]);
-    let total = g.op("Gather", &[&shape_mask, &one_idx], vec![("axis", Attr::Int(0))]);
-    let past = g.op("Sub", &[&total, &seq], vec![]);
-    let key_pos = g.op("Range", &[&zero, &total, &step], vec![]);
-    let query_pos = g.op("Range", &[&past, &total, &step], vec![]);
-    let query_col = g.op("Unsqueeze", &[&query_pos, &axes1], vec![]);
-    let causal = g.op("LessOrEqual", &[&key_pos, &query_col], vec![]);
-    let mask_bool = g.op("Cast", &["attention_mask"], vec![("to", Attr::Int(DataType::Bool as i64))]);
-    let allowed = g.op("And", &[&causal, &mask_bool], vec![]);
-    let zero_f = g.constant_f32("const.zero_f", &[], 0.0);
-    let neg_f = g.constant_f32("const.neg_f", &[], -1e9);
-    let bias = g.op("Where", &[&allowed, &zero_f, &neg_f], vec![]);
-
-    let embed = g.weight("model.embed_tokens.weight", &[vocab, d], 1.0);
-    let pos_embed = g.weight("model.embed_positions.weight", &[spec.context_length, d], 0.5);
-    let tok = g.op("Gather", &[&embed, "input_ids"], vec![("axis", Attr::Int(0))]);
-    let pos = g.op("Gather", &[&pos_embed, "position_ids"], vec![("axis", Attr::Int(0))]);
-    let mut x = g.op("Add", &[&tok, &pos], vec![]);
-
-    let split_heads = g.constant_i64("const.split_heads", vec![4], &[0, 0, h as i64, hd as i64]);
-    let merge_heads = g.constant_i64("const.merge_heads", vec![3], &[0, 0, d as i64]);
-    let scale = g.constant_f32("const.attn_scale", &[], 1.0 / (hd as f32).sqrt());
-    for layer in 0..spec.layers {
-        let p = format!("model.layers.{layer}");
-        let normed = g.layer_norm(&x, &format!("{p}.input_layernorm"), d);
-        let mut heads = Vec::new();
-        for t in ["q_proj", "k_proj", "v_proj"] {
-            let proj = g.lora_projection(&normed, &format!("{p}.attn.{t}"), d);
-            let split = g.op("Reshape", &[&proj, &split_heads], vec![]);
-            heads.push(g.op("Transpose", &[&split], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]));
-        }
-        let present_k = format!("present.{layer}.key");
-        let present_v = format!("present.{layer}.value");
-        g.op_named("Concat", &[&format!("past_key_values.{layer}.key"), &heads[1]], vec![("axis", Attr::Int(2))], &present_k);
-        g.op_named("Concat", &[&format!("past_key_values.{layer}.value"), &heads[2]], vec![("axis", Attr::Int(2))], &present_v);
-        let k_t = g.op("Transpose", &[&present_k], vec![("perm", Attr::Ints(vec![0, 1, 3, 2]))]);
-        let scores = g.op("MatMul", &[&heads[0], &k_t], vec![]);
-        let scaled = g.op("Mul", &[&scores, &scale], vec![]);
-        let masked = g.op("Add", &[&scaled, &bias], vec![]);
-        let probs = g.op("Softmax", &[&masked], vec![("axis", Attr::Int(-1))]);
-        let context = g.op("MatMul", &[&probs, &present_v], vec![]);
-        let context_t = g.op("Transpose", &[&context], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
-        let merged = g.op("Reshape", &[&context_t, &merge_heads], vec![]);
-        let attn_out = g.lora_projection(&merged, &format!("{p}.attn.o_proj"), d);
-        x = g.op("Add", &[&x, &attn_out], vec![]);
-
-        let normed2 = g.layer_norm(&x, &format!("{p}.post_attention_layernorm"), d);
-        let w1 = g.weight(&format!("{p}.mlp.up_proj.weight"), &[d, spec.ffn], 1.0 / (d as f32).sqrt());
-        let w2 = g.weight(&format!("{p}.mlp.down_proj.weight"), &[spec.ffn, d], 1.0 / (spec.ffn as f32).sqrt());
-        let up = g.op("MatMul", &[&normed2, &w1], vec![]);
-        let gate = g.op("Sigmoid", &[&up], vec![]);
-        let act = g.op("Mul", &[&up, &gate], vec![]);
-        let down = g.op("MatMul", &[&act, &w2], vec![]);
-        x = g.op("Add", &[&x, &down], vec![]);
-    }
-    let final_norm = g.layer_norm(&x, "model.norm", d);
-    // Ununtied output projection: with tied random embeddings the current token would always win.
-    let lm_head = g.weight("lm_head.weight", &[d, vocab], 0.5);
-    g.op_named("MatMul", &[&final_norm, &lm_head], vec![], "logits");
-    (g.model, g.parameters)
-}
-
-fn declare_io(model: &mut Model, spec: &DemoSpec, vocab: usize) {
-    let named = |s: &str| Dim::Named(s.into());
-    let (h, hd) = (spec.heads as i64, (spec.hidden / spec.heads) as i64);
-    for name in ["input_ids", "position_ids"] {
-        model.inputs.push(ValueInfo { name: name.into(), data_type: DataType::Int64, dims: vec![named("batch_size"), named("sequence_length")] });
-    }
-    model.inputs.push(ValueInfo {
-        name: "attention_mask".into(),
-        data_type: DataType::Int64,
-        dims: vec![named("batch_size"), named("total_sequence_length")],
-    });
-    for layer in 0..spec.layers {
-        for kind in ["key", "value"] {
-            model.inputs.push(ValueInfo {
-                name: format!("past_key_values.{layer}.{kind}"),
-                data_type: DataType::Float,
-                dims: vec![named("batch_size"), Dim::Fixed(h), named("past_sequence_length"), Dim::Fixed(hd)],
-            });
-            model.outputs.push(ValueInfo {
-                name: format!("present.{layer}.{kind}"),
-                data_type: DataType::Float,
-                dims: vec![named("batch_size"), Dim::Fixed(h), named("total_sequence_length"), Dim::Fixed(hd)],
-            });
-        }
-    }
-    model.outputs.insert(0, ValueInfo {
-        name: "logits".into(),
-        data_type: DataType::Float,
-        dims: vec![named("batch_size"), named("sequence_length"), Dim::Fixed(vocab as i64)],
-    });
 }

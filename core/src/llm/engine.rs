@@ -106,6 +106,9 @@ pub struct LanguageModel {
     adapter_slots: BTreeMap<String, AdapterSlot>,
     adapters: AdapterState,
     dir: PathBuf,
+    /// A Migru recommendation model (its folder has `graph::SPEC_FILE`): prompted with the
+    /// training context, not the chat template.
+    context_prompted: bool,
 }
 
 /// Loaded adapters and the run options that activate one of them.
@@ -180,6 +183,7 @@ impl LanguageModel {
             adapter_slots: BTreeMap::new(),
             adapters: AdapterState::default(),
             dir: dir.to_path_buf(),
+            context_prompted: dir.join(super::graph::SPEC_FILE).is_file(),
         };
         model.validate()?;
         tracing::info!(dir = %dir.display(), layers = model.names.past_keys.len(), vocab = model.vocab, template = %model.template.family, "language model loaded");
@@ -196,6 +200,12 @@ impl LanguageModel {
 
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
+    }
+
+    /// Whether this is a Migru recommendation model, trained on `ab::recommendation_context`
+    /// prompts (its folder carries `graph::SPEC_FILE`).
+    pub fn is_context_prompted(&self) -> bool {
+        self.context_prompted
     }
 
     /// Inputs an adapter may set, by name.

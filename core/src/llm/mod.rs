@@ -11,6 +11,7 @@
 //!
 //! No message text is logged: logs carry counts and timings only.
 
+pub mod ab;
 pub mod config;
 pub mod guardrail;
 pub mod memory;
@@ -29,6 +30,7 @@ pub mod assistant;
 pub mod demo;
 #[cfg(feature = "llm")]
 pub mod engine;
+pub mod graph;
 #[cfg(feature = "llm")]
 pub mod responder;
 #[cfg(feature = "llm")]

@@ -102,10 +102,13 @@ impl Responder {
     }
 
     /// A recommendation for the parents, streamed through `on_event` sentence by sentence (each
-    /// checked for a parent reader) like the child's reply.
+    /// checked for a parent reader) like the child's reply. A Migru recommendation model (trained
+    /// by the server) is prompted with `context`, the prompt it was trained and retrained on; other
+    /// models get the chat template's rendering of `input`.
     pub fn parent_recommendation(
         &mut self,
         input: &ParentRecommendationInput,
+        context: Option<&str>,
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(&ReplyEvent),
     ) -> Reply {
@@ -115,7 +118,10 @@ impl Responder {
             on_event(&ReplyEvent::Text(fallback.clone()));
             return Reply { text: fallback, source: ReplySource::Template, verdict: None, generation: None };
         };
-        let prompt = model.render(&parent_recommendation_messages(input));
+        let prompt = match context {
+            Some(context) if model.is_context_prompted() => context.to_owned(),
+            _ => model.render(&parent_recommendation_messages(input)),
+        };
         let task = Task { audience: Audience::Parent, language: &language, options: &self.parent_options, guardrail: &self.guardrail };
         guarded(model, &prompt, &task, fallback, cancel, on_event)
     }

@@ -41,48 +41,8 @@ impl SamplingParams {
     }
 }
 
-/// xoshiro256** seeded through SplitMix64: small, fast and reproducible on every platform.
-#[derive(Debug, Clone)]
-pub struct Rng {
-    state: [u64; 4],
-}
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        let mut sm = seed;
-        let mut next = || {
-            sm = sm.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = sm;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        Self { state: [next(), next(), next(), next()] }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.state;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [-scale, scale), for seeded weights.
-    pub fn uniform(&mut self, scale: f32) -> f32 {
-        ((self.next_f64() * 2.0 - 1.0) as f32) * scale
-    }
-}
+/// xoshiro256** seeded through SplitMix64 (the workspace's one generator, `simulate::rng`).
+pub use crate::simulate::rng::Rng;
 
 /// Applies the repetition penalty in place to the ids in `seen` (each id once).
 pub fn apply_repetition_penalty(logits: &mut [f32], seen: &[u32], penalty: f32) {

@@ -1,5 +1,6 @@
-//! A small, seedable, portable random generator (xoshiro256**), so a cohort is reproducible from
-//! its seed on every platform without a dependency.
+//! The workspace's one small, seedable, portable random generator: xoshiro256** seeded through
+//! SplitMix64, so a cohort, a demo model, a LoRA initialisation or a Thompson draw is reproducible
+//! from its seed on every platform without a dependency. `llm::sampling::Rng` is this type.
 
 #[derive(Debug, Clone)]
 pub struct Rng {
@@ -33,7 +34,17 @@ impl Rng {
 
     /// Uniform in [0, 1).
     pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.next_f64()
+    }
+
+    /// Uniform in [0, 1) (53 random bits).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in [-scale, scale), for seeded weights.
+    pub fn symmetric(&mut self, scale: f32) -> f32 {
+        ((self.next_f64() * 2.0 - 1.0) as f32) * scale
     }
 
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {

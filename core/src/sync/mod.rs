@@ -6,6 +6,9 @@
 //! The child's own words leave the phone only when the family opted in (`share_text`); otherwise
 //! `message` records stay local and `text` is removed from the others before encoding.
 
+#[cfg(feature = "llm")]
+pub mod adapters;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +41,9 @@ pub enum SyncError {
     BadResponse { what: &'static str, reason: String },
     #[error("sync was cancelled")]
     Cancelled,
+    #[cfg(feature = "llm")]
+    #[error("pulled adapter: {0}")]
+    Adapter(#[from] adapters::AdapterSyncError),
 }
 
 /// How to reach the server and how hard to try.
@@ -152,6 +158,9 @@ pub struct SyncClient {
     config: SyncConfig,
     cancel: Arc<AtomicBool>,
     retries: Arc<std::sync::atomic::AtomicU32>,
+    /// Installs pulled `adapter_version` changes (`adapters`); none: they are only kept.
+    #[cfg(feature = "llm")]
+    adapters: Option<adapters::AdapterInstaller>,
 }
 
 /// A request's outcome before retry policy: retryable failures carry an optional server delay.
@@ -167,7 +176,21 @@ impl SyncClient {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| SyncError::BadResponse { what: "client setup", reason: e.to_string() })?;
-        Ok(SyncClient { http, config, cancel: Arc::new(AtomicBool::new(false)), retries: Arc::default() })
+        Ok(SyncClient {
+            http,
+            config,
+            cancel: Arc::new(AtomicBool::new(false)),
+            retries: Arc::default(),
+            #[cfg(feature = "llm")]
+            adapters: None,
+        })
+    }
+
+    /// Verifies, stores and activates pulled adapters with `installer` (`adapters`).
+    #[cfg(feature = "llm")]
+    pub fn with_adapters(mut self, installer: adapters::AdapterInstaller) -> Self {
+        self.adapters = Some(installer);
+        self
     }
 
     /// Uses `flag` (shared with the caller, e.g. the app's cancel handle) as the cancel flag.
@@ -318,6 +341,10 @@ impl SyncClient {
             let stored: Vec<store::PulledChange> = page.changes.iter().map(|c| c.to_stored(received_ms)).collect();
             store.put_pulled_changes(&stored)?;
             for change in &page.changes {
+                #[cfg(feature = "llm")]
+                if let Some(installer) = &self.adapters {
+                    installer.on_change(store, change)?;
+                }
                 on_change(change)?;
             }
             progress.changes_pulled += page.changes.len();

@@ -271,6 +271,9 @@ pub struct FeedbackRequest {
     pub value: Thumb,
     /// When the parent tapped, by the device's clock (RFC 3339 with offset): the LWW timestamp.
     pub device_ts: String,
+    /// For a recommendation the phone generated: what it showed and from which A/B arm.
+    #[serde(default)]
+    pub served: Option<crate::training::ab::ServedOnPhone>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -296,6 +299,10 @@ async fn feedback(
     let device_ts_ms = ts.timestamp_millis();
     if device_ts_ms > now_ms + state.limits.max_future_ms || device_ts_ms < now_ms - state.limits.max_past_ms {
         return Err(Error::BadRequest("device_ts: too far from the server's clock".into()));
+    }
+    if let Some(served) = &body.served {
+        served.validate().map_err(Error::BadRequest)?;
+        crate::training::ab::record_phone_served(state.store.as_ref(), parent.family_id, body.recommendation_id, served, now_ms).await?;
     }
     let value = if body.value == Thumb::Up { 1 } else { -1 };
     let feedback =

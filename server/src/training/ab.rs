@@ -1,99 +1,89 @@
 //! A/B between the base model and the family's latest adapter: Thompson sampling on Beta
 //! posteriors of the thumbs-up rate, rates with Wilson intervals, the difference with Newcombe's
-//! hybrid score interval, and automatic rollback of an adapter that is worse than the base model
-//! with 95 % confidence.
+//! hybrid score interval (all in `migru_core::llm::ab`, shared with the parent's phone), the
+//! recommendations phones report with their thumbs, and automatic rollback of an adapter that is
+//! worse than the base model with 95 % confidence.
 
 use migru_core::llm::sampling::Rng;
 use uuid::Uuid;
 
-use crate::storage::training::{AdapterState, Arm, ArmFeedback};
+use crate::storage::training::{AdapterState, Arm, ArmFeedback, ServedRecommendation};
 use crate::storage::{ChangeKind, Storage};
 
 use super::TrainingError;
 
-/// z for a two-sided 95 % interval.
-const Z95: f64 = 1.959_963_984_540_054;
+pub use migru_core::llm::ab::{ArmStats, beta, difference_interval};
 
-/// Thumbs counted for one arm.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ArmStats {
-    pub up: u64,
-    pub down: u64,
-}
-
-impl ArmStats {
-    pub fn n(&self) -> u64 {
-        self.up + self.down
-    }
-
-    pub fn rate(&self) -> Option<f64> {
-        (self.n() > 0).then(|| self.up as f64 / self.n() as f64)
-    }
-
-    /// Wilson score interval (95 %) of the thumbs-up rate; `(0, 1)` without data.
-    pub fn wilson(&self) -> (f64, f64) {
-        let n = self.n() as f64;
-        if n == 0.0 {
-            return (0.0, 1.0);
-        }
-        let p = self.up as f64 / n;
-        let z2 = Z95 * Z95;
-        let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
-        let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
-        ((centre - half).max(0.0), (centre + half).min(1.0))
-    }
-
-    fn add(&mut self, value: i8) {
-        if value > 0 { self.up += 1 } else { self.down += 1 }
-    }
-}
-
-/// Newcombe's hybrid score interval (method 10, 95 %) for `rate(a) − rate(b)`.
-pub fn difference_interval(a: ArmStats, b: ArmStats) -> Option<(f64, f64, f64)> {
-    let (pa, pb) = (a.rate()?, b.rate()?);
-    let ((la, ua), (lb, ub)) = (a.wilson(), b.wilson());
-    let d = pa - pb;
-    let lower = d - ((pa - la).powi(2) + (ub - pb).powi(2)).sqrt();
-    let upper = d + ((ua - pa).powi(2) + (pb - lb).powi(2)).sqrt();
-    Some((d, lower, upper))
-}
-
-/// A Gamma(shape, 1) draw (Marsaglia–Tsang; shape < 1 boosted).
-fn gamma(shape: f64, rng: &mut Rng) -> f64 {
-    if shape < 1.0 {
-        let u = rng.next_f64().max(f64::MIN_POSITIVE);
-        return gamma(shape + 1.0, rng) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let (u1, u2) = (rng.next_f64().max(f64::MIN_POSITIVE), rng.next_f64());
-        let x = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u = rng.next_f64().max(f64::MIN_POSITIVE);
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
-/// A Beta(a, b) draw.
-pub fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
-    let x = gamma(a, rng);
-    let y = gamma(b, rng);
-    x / (x + y)
-}
-
-/// Thompson sampling with uniform Beta(1, 1) priors: draws a rate for each arm from its posterior
-/// and serves the larger. With no data both posteriors are uniform, so the split is 50/50.
+/// Thompson sampling (the core's rule, the same the parent's phone uses): 50/50 while both arms
+/// have no data, the base model when there is no adapter.
 pub fn choose_arm(base: ArmStats, adapter: Option<ArmStats>, rng: &mut Rng) -> Arm {
-    let Some(adapter) = adapter else { return Arm::Base };
-    let b = beta(1.0 + base.up as f64, 1.0 + base.down as f64, rng);
-    let a = beta(1.0 + adapter.up as f64, 1.0 + adapter.down as f64, rng);
-    if a > b { Arm::Adapter } else { Arm::Base }
+    match migru_core::llm::ab::choose_arm(base, adapter, rng) {
+        migru_core::llm::ab::Arm::Base => Arm::Base,
+        migru_core::llm::ab::Arm::Adapter => Arm::Adapter,
+    }
+}
+
+/// What a parent's phone showed, sent with the thumbs (`POST /v1/feedback {…, "served": {…}}`):
+/// the prompt context (chronotype and part of the day, never the child's words), the exact text,
+/// and the A/B arm with its adapter version. It makes the phone's recommendations count in the A/B,
+/// the rollback check and the retraining like the server's own.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServedOnPhone {
+    pub prompt: String,
+    pub text: String,
+    /// `base` or `adapter`.
+    #[schema(value_type = String)]
+    pub arm: Arm,
+    /// The adapter version for the `adapter` arm.
+    #[serde(default)]
+    pub adapter_version: Option<i64>,
+}
+
+/// Longest prompt context or text accepted from a phone, in bytes.
+pub const MAX_SERVED_TEXT: usize = 4096;
+
+impl ServedOnPhone {
+    /// Names what is wrong, never echoing the text.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.prompt.trim().is_empty() || self.text.trim().is_empty() {
+            return Err("served: prompt and text must not be empty".into());
+        }
+        if self.prompt.len() > MAX_SERVED_TEXT || self.text.len() > MAX_SERVED_TEXT {
+            return Err(format!("served: prompt and text must be at most {MAX_SERVED_TEXT} bytes"));
+        }
+        match (self.arm, self.adapter_version) {
+            (Arm::Adapter, None) => Err("served: the adapter arm needs adapter_version".into()),
+            (Arm::Base, Some(_)) => Err("served: the base arm has no adapter_version".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Records a recommendation the phone generated and showed, once: the served row, and the
+/// `recommendation` change the family's other parent devices pull (and that feedback refers to).
+/// Returns false when it was recorded already (a re-sent feedback).
+pub async fn record_phone_served(
+    storage: &dyn Storage,
+    family_id: Uuid,
+    recommendation_id: Uuid,
+    served: &ServedOnPhone,
+    now_ms: i64,
+) -> Result<bool, crate::storage::StorageError> {
+    let row = ServedRecommendation {
+        recommendation_id,
+        prompt: served.prompt.clone(),
+        text: served.text.clone(),
+        arm: served.arm,
+        adapter_version: served.adapter_version,
+        served_at_ms: now_ms,
+    };
+    if !storage.record_served(family_id, &row).await? {
+        return Ok(false);
+    }
+    let body = serde_json::json!({ "text": row.text, "arm": row.arm, "adapter_version": row.adapter_version, "served_on": "phone" });
+    storage.append_change(family_id, ChangeKind::Recommendation, &recommendation_id.to_string(), &body, now_ms).await?;
+    Ok(true)
 }
 
 /// One arm's line of the report.
@@ -124,8 +114,8 @@ pub fn count(feedback: &[ArmFeedback], adapter_version: Option<i64>) -> (ArmStat
     let (mut base, mut adapter) = (ArmStats::default(), ArmStats::default());
     for f in feedback {
         match f.arm {
-            Arm::Base => base.add(f.value),
-            Arm::Adapter if adapter_version.is_none() || f.adapter_version == adapter_version => adapter.add(f.value),
+            Arm::Base => base.add(f.value > 0),
+            Arm::Adapter if adapter_version.is_none() || f.adapter_version == adapter_version => adapter.add(f.value > 0),
             Arm::Adapter => {}
         }
     }
@@ -185,37 +175,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wilson_matches_a_known_value() {
-        // 81 of 263: Wilson 95 % [0.2553, 0.3662] (Newcombe 1998, table I).
-        let (l, u) = ArmStats { up: 81, down: 182 }.wilson();
-        assert!((l - 0.2553).abs() < 5e-4 && (u - 0.3662).abs() < 5e-4, "{l} {u}");
-    }
-
-    #[test]
-    fn newcombe_difference_matches_the_published_example() {
-        // Newcombe 1998, example (a): 56/70 vs 48/80 → difference 0.2, method 10 CI [0.0524, 0.3339].
-        let (d, l, u) = difference_interval(ArmStats { up: 56, down: 14 }, ArmStats { up: 48, down: 32 }).unwrap();
-        assert!((d - 0.2).abs() < 1e-12);
-        assert!((l - 0.0524).abs() < 5e-4 && (u - 0.3339).abs() < 5e-4, "{l} {u}");
-    }
-
-    #[test]
-    fn thompson_starts_even_and_follows_the_better_arm() {
-        let mut rng = Rng::new(3);
-        let even = (0..4000).filter(|_| choose_arm(ArmStats::default(), Some(ArmStats::default()), &mut rng) == Arm::Adapter).count();
-        assert!((1800..2200).contains(&even), "{even}");
-        let better = (0..1000)
-            .filter(|_| choose_arm(ArmStats { up: 10, down: 30 }, Some(ArmStats { up: 30, down: 10 }), &mut rng) == Arm::Adapter)
-            .count();
-        assert!(better > 950, "{better}");
-        assert_eq!(choose_arm(ArmStats::default(), None, &mut rng), Arm::Base);
-    }
-
-    #[test]
-    fn beta_draws_have_the_right_mean() {
-        let mut rng = Rng::new(9);
-        let mean = (0..20_000).map(|_| beta(2.0, 6.0, &mut rng)).sum::<f64>() / 20_000.0;
-        assert!((mean - 0.25).abs() < 0.01, "{mean}");
+    fn the_servers_arm_is_the_cores_choice() {
+        // The rule itself is tested in `migru_core::llm::ab`; the same seed picks the same arms.
+        let (mut ours, mut core) = (Rng::new(3), Rng::new(3));
+        for (base, adapter) in [(ArmStats::default(), ArmStats::default()), (ArmStats { up: 3, down: 9 }, ArmStats { up: 9, down: 3 })] {
+            for _ in 0..50 {
+                let expected = match migru_core::llm::ab::choose_arm(base, Some(adapter), &mut core) {
+                    migru_core::llm::ab::Arm::Base => Arm::Base,
+                    migru_core::llm::ab::Arm::Adapter => Arm::Adapter,
+                };
+                assert_eq!(choose_arm(base, Some(adapter), &mut ours), expected);
+            }
+        }
+        assert_eq!(choose_arm(ArmStats::default(), None, &mut ours), Arm::Base);
     }
 
     #[test]

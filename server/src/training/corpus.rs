@@ -103,11 +103,7 @@ impl Context {
 
     /// The prompt text (Phi-3 style markers, as the on-device chat template renders them).
     pub fn prompt(&self) -> String {
-        format!(
-            "<|user|>Tip for a parent. Child: {}. Time: {}.<|end|><|assistant|>",
-            self.chronotype.as_str(),
-            self.day_part.as_str()
-        )
+        migru_core::llm::ab::recommendation_context(self.chronotype.as_str(), self.day_part.as_str())
     }
 }
 

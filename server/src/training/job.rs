@@ -63,9 +63,12 @@ pub struct RetrainOutcome {
     pub seconds: f64,
 }
 
-/// Enqueues a retrain job when the family has `every_n` feedbacks more than its newest adapter
+/// Rolls the family's active adapter back if the A/B shows it worse than the base
+/// (`ab::check_rollback`), then enqueues a retrain job when the family has `every_n` feedbacks more than its newest adapter
 /// was trained on and no retrain job is queued or running. Call after storing a feedback.
 pub async fn on_feedback(storage: &dyn Storage, settings: &TrainingSettings, family_id: Uuid, now_ms: i64) -> Result<Option<i64>, TrainingError> {
+    // Every feedback may tip the A/B: an adapter worse than the base is rolled back at once.
+    super::ab::check_rollback(storage, family_id, now_ms).await?;
     let count = storage.feedback_examples(family_id).await?.len() as i64;
     let trained = storage.adapters(family_id).await?.first().map_or(0, |a| a.feedback_count);
     if count - trained < settings.every_n as i64 || storage.open_job(JOB_KIND, family_id).await?.is_some() {

@@ -79,7 +79,7 @@ pub struct Model {
 /// Uniform(-scale, scale) values from a seeded generator, as a tensor.
 fn seeded(rng: &mut Rng, shape: &[usize], scale: f32) -> Result<Tensor, TrainingError> {
     let n: usize = shape.iter().product();
-    let values: Vec<f32> = (0..n).map(|_| rng.uniform(scale)).collect();
+    let values: Vec<f32> = (0..n).map(|_| rng.symmetric(scale)).collect();
     Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
 }
 

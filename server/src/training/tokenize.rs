@@ -3,11 +3,7 @@
 //! generated corpus, and right-padded batches with a loss mask.
 
 use candle_core::{Device, Tensor};
-use migru_core::llm::demo::SPECIAL_TOKENS;
-use tokenizers::models::TrainerWrapper;
-use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::Tokenizer;
 
 use super::TrainingError;
 
@@ -18,20 +14,7 @@ pub const END_ID: u32 = 4;
 
 /// Trains the byte-level BPE on `lines` (deterministic for the same lines).
 pub fn build_tokenizer(lines: &[String], max_vocab: usize) -> Result<Tokenizer, TrainingError> {
-    let specials: Vec<AddedToken> = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(*t, true)).collect();
-    let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
-        .show_progress(false)
-        .vocab_size(max_vocab)
-        .min_frequency(2)
-        .special_tokens(specials)
-        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-        .build()
-        .into();
-    let mut tokenizer = Tokenizer::new(BPE::default());
-    tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
-    tokenizer.with_decoder(Some(ByteLevel::default()));
-    tokenizer.train(&mut trainer, lines.iter().cloned()).map_err(|e| TrainingError::Tokenizer(e.to_string()))?;
-    Ok(tokenizer)
+    migru_core::llm::demo::train_tokenizer(lines.iter().cloned(), max_vocab).map_err(|e| TrainingError::Tokenizer(e.to_string()))
 }
 
 pub fn encode(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>, TrainingError> {

@@ -37,7 +37,9 @@ pub fn run(global: &Global, args: SyncArgs) -> anyhow::Result<()> {
         Some(token) => token,
         None => store.setting(TOKEN_KEY)?.context("no device token: pass --pair CODE or --token")?,
     };
-    let client = SyncClient::new(SyncConfig::new(args.server, token))?;
+    // Pulled adapters are verified and kept beside the database, as on the phone.
+    let installer = sync::adapters::AdapterInstaller::beside(store, None);
+    let client = SyncClient::new(SyncConfig::new(args.server, token))?.with_adapters(installer);
     let mut pulled = Vec::new();
     let progress = runtime.block_on(client.sync(
         store,

@@ -118,6 +118,26 @@ class AssistantTest {
     }
 
     @Test
+    fun `a recommendation carries its A-B arm and the thumbs go back with it`() {
+        val reply = companion.parentRecommendation(facts, null, null)
+        assertNotNull(reply.served, "a parent recommendation says which arm wrote it")
+        val served = reply.served!!
+        assertEquals(Arm.BASE, served.arm, "no adapter on this phone: the base arm")
+        assertNull(served.adapterVersion)
+        assertTrue(served.context.startsWith("<|user|>Tip for a parent. Child: night owl."), served.context)
+        assertNull(companion.replyToChild("hello", child, null, null).served, "replies to the child have no arm")
+
+        assertTrue(served.shareable, "a template carries none of the child's words")
+        val before = companion.stats().outboxPending
+        assertTrue(companion.recommendationFeedback(served, reply.text, true))
+        assertEquals(before + 1uL, companion.stats().outboxPending, "the thumbs wait in the outbox for sync")
+        val error = assertThrows<MigruException.InvalidInput> {
+            companion.recommendationFeedback(served.copy(recommendationId = "not-a-uuid"), reply.text, false)
+        }
+        assertTrue(error.reason.contains("recommendation_id"), error.reason)
+    }
+
+    @Test
     fun `a model folder that is not there is ModelUnavailable and templates stay`() {
         val error = assertThrows<MigruException.ModelUnavailable> {
             companion.loadModel(dir.resolve("no-model").toString(), null)
