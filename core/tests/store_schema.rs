@@ -116,6 +116,29 @@ fn v3_database_with_data_upgrades_to_the_fresh_schema_with_children_numbered_and
 }
 
 #[test]
+fn users_are_exactly_the_children_with_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let mut first = message("2026-03-01T09:00:00+01:00", "hello");
+    first.id = Some(uuid::Uuid::now_v7());
+    first.user = "ada".into();
+    assert!(matches!(store.append(&first).unwrap(), Appended::Stored { .. }));
+    // The same id from another child is refused, and that child is not listed.
+    let mut clash = first.clone();
+    clash.user = "bo".into();
+    assert!(matches!(store.append(&clash).unwrap(), Appended::Conflict { .. }));
+    assert_eq!(store.stats().unwrap().users, vec!["ada".to_owned()]);
+    let mut later = message("2030-01-01T09:00:00+01:00", "later");
+    later.user = "cy".into();
+    store.append(&later).unwrap();
+    assert_eq!(store.stats().unwrap().users, vec!["ada".to_owned(), "cy".to_owned()]);
+    // A purge that leaves a child without events forgets the child's number too.
+    store.purge_before(ts("2029-01-01T00:00:00Z").timestamp_millis()).unwrap();
+    assert_eq!(store.stats().unwrap().users, vec!["cy".to_owned()]);
+    assert_eq!(store.events(&EventFilter { user: Some("cy".into()), ..EventFilter::default() }).unwrap().len(), 1);
+}
+
+#[test]
 fn push_cursor_moves_only_over_events_still_stored_and_never_past_a_purge() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("m.db")).unwrap();

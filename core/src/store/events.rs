@@ -93,7 +93,7 @@ impl<'c> Inserter<'c> {
     }
 
     fn insert_with(&mut self, record: &Record, id: Uuid, payload: &str, now_ms: i64) -> Result<Appended, StoreError> {
-        let user_key = self.user_key(&record.user)?;
+        let (user_key, new_user) = self.user_key(&record.user)?;
         let inserted = self.event.execute(params![
             id.as_bytes().as_slice(),
             user_key,
@@ -104,6 +104,11 @@ impl<'c> Inserter<'c> {
             now_ms
         ])?;
         if inserted == 0 {
+            if new_user {
+                // `users` lists exactly the children with events: a refused record adds none.
+                self.conn.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([user_key])?;
+                self.users.remove(&record.user);
+            }
             return same_as_stored(self.conn, id, record, payload);
         }
         let seq = self.conn.last_insert_rowid();
@@ -117,25 +122,25 @@ impl<'c> Inserter<'c> {
         Ok(Appended::Stored { seq, id })
     }
 
-    /// The child's number, given one on first sight.
-    fn user_key(&mut self, name: &str) -> Result<i64, StoreError> {
+    /// The child's number, given one on first sight (then `true`).
+    fn user_key(&mut self, name: &str) -> Result<(i64, bool), StoreError> {
         if let Some(key) = self.users.get(name) {
-            return Ok(*key);
+            return Ok((*key, false));
         }
         let known = self
             .conn
             .prepare_cached("SELECT id FROM users WHERE name = ?1")?
             .query_row([name], |row| row.get(0))
             .optional()?;
-        let key = match known {
-            Some(key) => key,
+        let (key, new) = match known {
+            Some(key) => (key, false),
             None => {
                 self.conn.prepare_cached("INSERT INTO users (name) VALUES (?1)")?.execute([name])?;
-                self.conn.last_insert_rowid()
+                (self.conn.last_insert_rowid(), true)
             }
         };
         self.users.insert(name.to_owned(), key);
-        Ok(key)
+        Ok((key, new))
     }
 }
 

@@ -315,7 +315,8 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
         by_kind.insert(kind, n as u64);
     }
     let users = conn
-        .prepare("SELECT name FROM users AS u WHERE EXISTS (SELECT 1 FROM events WHERE user_key = u.id) ORDER BY name")?
+        // Exactly the children with events: appends add them, purges remove those left without.
+        .prepare("SELECT name FROM users ORDER BY name")?
         .query_map([], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     let bound = |sql: &str| -> Result<Option<String>, StoreError> {
