@@ -159,22 +159,19 @@ fn same_as_stored(conn: &Connection, id: Uuid, record: &Record, payload: &str) -
 
 /// The logged episode of a `sleep` record. Also used by the v1→v2 upgrade to backfill.
 pub(super) fn insert_sleep(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
-    match &record.body {
-        Body::Sleep { start, end } => {
-            conn.prepare_cached(
-                "INSERT INTO sleep_episodes (user_id, start_ms, start_offset_min, end_ms, end_offset_min, source, event_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'logged', ?6) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                record.user,
-                start.timestamp_millis(),
-                start.offset().local_minus_utc() / 60,
-                end.timestamp_millis(),
-                end.offset().local_minus_utc() / 60,
-                seq
-            ])?;
-        }
-        _ => {}
+    if let Body::Sleep { start, end } = &record.body {
+        conn.prepare_cached(
+            "INSERT INTO sleep_episodes (user_id, start_ms, start_offset_min, end_ms, end_offset_min, source, event_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'logged', ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            record.user,
+            start.timestamp_millis(),
+            start.offset().local_minus_utc() / 60,
+            end.timestamp_millis(),
+            end.offset().local_minus_utc() / 60,
+            seq
+        ])?;
     }
     Ok(())
 }
