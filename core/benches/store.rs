@@ -1,6 +1,6 @@
 //! Event-store benchmarks (issue 2): durable single append latency (p50/p99), JSONL import
-//! throughput (the sample mix, and a simulated wearable cohort: 20 children over 28 days, 185k
-//! records, 78 % `env`, interleaved by time as a phone receives them), and bytes per million
+//! throughput (the sample mix, and a simulated wearable cohort: 200 children over 28 days, 185k
+//! records, 78 % `env`, interleaved by time), and bytes per million
 //! events — each beside a peer measured in the same run: plain rusqlite with the same pragmas and
 //! no validation, ids or derived rows.
 //!
@@ -99,9 +99,9 @@ fn bytes_per_million_events() {
     );
 }
 
-/// The `migru simulate --children 20 --days 28 --seed 7` cohort as JSON Lines.
+/// The `migru simulate --children 200 --days 28 --seed 7` cohort as JSON Lines (185,493 records).
 fn simulated_lines() -> (Vec<u8>, usize) {
-    let config = migru_core::simulate::Config { children: 20, days: 28, seed: 7, ..Default::default() };
+    let config = migru_core::simulate::Config { children: 200, days: 28, seed: 7, ..Default::default() };
     let (records, _truth) = migru_core::simulate::cohort(&config);
     let mut out = Vec::new();
     for record in &records {
