@@ -5,7 +5,8 @@ use std::path::Path;
 use chrono::{DateTime, Duration};
 use migru_core::event::{Body, Record};
 use migru_core::store::{
-    AdapterRecord, AdapterStatus, Appended, EventFilter, PatternState, PulledChange, SCHEMA_VERSION, Store, StoreError,
+    AdapterRecord, AdapterStatus, Appended, EventFilter, PUSH_CURSOR_KEY, PatternState, PulledChange, SCHEMA_VERSION, Store,
+    StoreError,
 };
 use rusqlite::Connection;
 
@@ -60,6 +61,117 @@ fn old_schema_upgrades_to_exactly_the_fresh_schema_and_keeps_data() {
     assert_eq!(upgraded.stats().unwrap().outbox_pending, 3);
     let env_rows: i64 = Connection::open(&old).unwrap().query_row("SELECT count(*) FROM env_readings", [], |r| r.get(0)).unwrap();
     assert_eq!(env_rows, 1);
+}
+
+#[test]
+fn v3_database_with_data_upgrades_to_the_fresh_schema_with_children_numbered_and_the_push_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v3.db");
+    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v3.sql")).unwrap();
+    let fresh = dir.path().join("fresh.db");
+
+    let upgraded = Store::open(&old).unwrap();
+    drop(Store::open(&fresh).unwrap());
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+    let dangling: i64 =
+        Connection::open(&old).unwrap().query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(dangling, 0, "no dangling reference after the rebuild");
+
+    // Every event kept its seq, id, child and content.
+    let events = upgraded.events(&EventFilter::default()).unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    let users: Vec<&str> = events.iter().map(|e| e.record.user.as_str()).collect();
+    assert_eq!(users, vec!["local", "local", "child-b", "local", "child-b"]);
+    assert_eq!(events[4].record.body.text(), Some("tummy ache after lunch"));
+    let b_only = upgraded.events(&EventFilter { user: Some("child-b".into()), ..EventFilter::default() }).unwrap();
+    assert_eq!(b_only.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 5]);
+    let stats = upgraded.stats().unwrap();
+    assert_eq!(stats.users, vec!["child-b".to_owned(), "local".to_owned()]);
+    // Readings moved to the children's numbers; the text index and sleep episodes are intact.
+    let readings: Vec<(i64, String)> = Connection::open(&old)
+        .unwrap()
+        .prepare("SELECT r.event_seq, u.name FROM env_readings AS r JOIN users AS u ON u.id = r.user_key ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(readings, vec![(2, "local".to_owned()), (3, "child-b".to_owned())]);
+    assert_eq!(upgraded.search_text("child-b", "tummy", 5).unwrap().len(), 1);
+    assert!(upgraded.search_text("local", "tummy", 5).unwrap().is_empty());
+    assert_eq!(upgraded.sleep_episodes("local").unwrap().len(), 1);
+    // Events 3 to 5 were queued: the push cursor starts before them; the feedback stays queued.
+    assert_eq!(upgraded.setting(PUSH_CURSOR_KEY).unwrap().as_deref(), Some("2"));
+    assert_eq!(upgraded.events_to_push(100).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+    let outbox = upgraded.outbox_due(i64::MAX, 100).unwrap();
+    assert_eq!(outbox.iter().map(|o| o.topic.as_str()).collect::<Vec<_>>(), vec!["feedback"]);
+    assert_eq!(stats.outbox_pending, 4);
+    assert_eq!(upgraded.setting("sync.pull_cursor").unwrap().as_deref(), Some("17"));
+    // New appends continue the numbering and reuse the child's number.
+    let appended = upgraded.append(&message("2026-03-02T09:00:00+01:00", "better today")).unwrap();
+    assert!(matches!(appended, Appended::Stored { seq: 6, .. }), "{appended:?}");
+    let user_rows: i64 = Connection::open(&old).unwrap().query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
+    assert_eq!(user_rows, 2);
+}
+
+#[test]
+fn users_are_exactly_the_children_with_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let mut first = message("2026-03-01T09:00:00+01:00", "hello");
+    first.id = Some(uuid::Uuid::now_v7());
+    first.user = "ada".into();
+    assert!(matches!(store.append(&first).unwrap(), Appended::Stored { .. }));
+    // The same id from another child is refused, and that child is not listed.
+    let mut clash = first.clone();
+    clash.user = "bo".into();
+    assert!(matches!(store.append(&clash).unwrap(), Appended::Conflict { .. }));
+    assert_eq!(store.stats().unwrap().users, vec!["ada".to_owned()]);
+    let mut later = message("2030-01-01T09:00:00+01:00", "later");
+    later.user = "cy".into();
+    store.append(&later).unwrap();
+    assert_eq!(store.stats().unwrap().users, vec!["ada".to_owned(), "cy".to_owned()]);
+    // A purge that leaves a child without events forgets the child's number too.
+    store.purge_before(ts("2029-01-01T00:00:00Z").timestamp_millis()).unwrap();
+    assert_eq!(store.stats().unwrap().users, vec!["cy".to_owned()]);
+    assert_eq!(store.events(&EventFilter { user: Some("cy".into()), ..EventFilter::default() }).unwrap().len(), 1);
+}
+
+#[test]
+fn push_cursor_moves_only_over_events_still_stored_and_never_past_a_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("m.db")).unwrap();
+    let old = ts("2020-01-01T00:00:00Z");
+    let recent = ts("2026-03-10T09:00:00+01:00");
+    // Recent events first, then old ones imported later: the newest arrivals are the oldest.
+    store.append(&message_at(recent, 1)).unwrap();
+    let imported: Vec<Record> = (2..=4).map(|i| message_at(old + Duration::seconds(i), i)).collect();
+    store.append_batch(&imported).unwrap();
+    let to_push = store.events_to_push(10).unwrap();
+    assert_eq!(to_push.len(), 4);
+    let last = to_push.last().unwrap();
+    let (last_seq, last_id) = (last.seq, last.record.id.unwrap());
+    assert_eq!(store.pending_push().unwrap(), 4);
+
+    // A purge removes seqs 2..=4 while they are being sent: the acknowledgement must not move
+    // the cursor over seq 4, which the next append will get again.
+    store.purge_before(ts("2021-01-01T00:00:00Z").timestamp_millis()).unwrap();
+    let next = store.append(&message_at(recent + Duration::seconds(1), 5)).unwrap();
+    assert!(matches!(next, Appended::Stored { seq: 2, .. }), "{next:?}");
+    assert!(!store.ack_pushed(last_seq, last_id).unwrap());
+    assert_eq!(store.events_to_push(10).unwrap().len(), 2, "the new event is still to be sent");
+
+    let to_push = store.events_to_push(10).unwrap();
+    let last = to_push.last().unwrap();
+    assert!(store.ack_pushed(last.seq, last.record.id.unwrap()).unwrap());
+    assert!(store.events_to_push(10).unwrap().is_empty());
+    assert_eq!(store.stats().unwrap().outbox_pending, 0);
+
+    // Purging everything resets the numbering; the cursor follows, so new events still go up.
+    store.purge_before(ts("2030-01-01T00:00:00Z").timestamp_millis()).unwrap();
+    store.append(&message_at(recent, 6)).unwrap();
+    assert_eq!(store.events_to_push(10).unwrap().len(), 1);
 }
 
 #[test]

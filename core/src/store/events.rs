@@ -1,7 +1,9 @@
 //! Appending and reading events, with the rows derived from them (environment readings, logged
-//! sleep episodes, the sync outbox) written in the same transaction.
+//! sleep episodes, the text index) written in the same transaction.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
+
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -54,45 +56,100 @@ impl PreparedRecord {
     }
 }
 
-/// Inserts one record (assigning its content id if it has none) and its derived rows.
-pub fn insert(conn: &Connection, record: &Record, now_ms: i64) -> Result<Appended, StoreError> {
-    let id = record.id.unwrap_or_else(|| content_id(record));
-    insert_with(conn, record, id, &encode_payload(record), now_ms)
+/// Appends records inside one write transaction. It holds the two statements every append runs
+/// and the numbers of the children seen so far (`users.id`), so a batch looks each child up once.
+/// Lives no longer than its transaction: a rolled-back transaction takes its new numbers along.
+pub struct Inserter<'c> {
+    conn: &'c Connection,
+    event: CachedStatement<'c>,
+    env: CachedStatement<'c>,
+    users: HashMap<String, i64>,
 }
 
-pub fn insert_prepared(conn: &Connection, prepared: &PreparedRecord, now_ms: i64) -> Result<Appended, StoreError> {
-    insert_with(conn, &prepared.record, prepared.id, &prepared.payload, now_ms)
-}
+impl<'c> Inserter<'c> {
+    pub fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        Ok(Inserter {
+            conn,
+            event: conn.prepare_cached(
+                "INSERT INTO events (id, user_key, kind, ts_ms, utc_offset_min, payload, recorded_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+            )?,
+            env: conn.prepare_cached(
+                "INSERT INTO env_readings (event_seq, user_key, ts_ms, utc_offset_min, pressure_hpa, temp_c, humidity_pct)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            users: HashMap::new(),
+        })
+    }
 
-fn insert_with(conn: &Connection, record: &Record, id: Uuid, payload: &str, now_ms: i64) -> Result<Appended, StoreError> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO events (id, user_id, kind, ts_ms, utc_offset_min, payload, recorded_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
-        )?
-        .execute(params![
+    /// Inserts one record (assigning its content id if it has none) and its derived rows.
+    pub fn insert(&mut self, record: &Record, now_ms: i64) -> Result<Appended, StoreError> {
+        let id = record.id.unwrap_or_else(|| content_id(record));
+        self.insert_with(record, id, &encode_payload(record), now_ms)
+    }
+
+    pub fn insert_prepared(&mut self, prepared: &PreparedRecord, now_ms: i64) -> Result<Appended, StoreError> {
+        self.insert_with(&prepared.record, prepared.id, &prepared.payload, now_ms)
+    }
+
+    fn insert_with(&mut self, record: &Record, id: Uuid, payload: &str, now_ms: i64) -> Result<Appended, StoreError> {
+        let (user_key, new_user) = self.user_key(&record.user)?;
+        let inserted = self.event.execute(params![
             id.as_bytes().as_slice(),
-            record.user,
+            user_key,
             record.kind().as_str(),
             record.ts_utc_ms(),
             record.utc_offset_min(),
             payload,
             now_ms
         ])?;
-    if inserted == 0 {
-        return same_as_stored(conn, id, record, payload);
+        if inserted == 0 {
+            if new_user {
+                // `users` lists exactly the children with events: a refused record adds none.
+                self.conn.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([user_key])?;
+                self.users.remove(&record.user);
+            }
+            return same_as_stored(self.conn, id, record, payload);
+        }
+        let seq = self.conn.last_insert_rowid();
+        match &record.body {
+            Body::Env { pressure_hpa, temp_c, humidity_pct } => {
+                self.env.execute(params![seq, user_key, record.ts_utc_ms(), record.utc_offset_min(), pressure_hpa, temp_c, humidity_pct])?;
+            }
+            Body::Sleep { .. } => insert_sleep(self.conn, seq, record)?,
+            _ => index_text(self.conn, seq, record)?,
+        }
+        Ok(Appended::Stored { seq, id })
     }
-    let seq = conn.last_insert_rowid();
-    insert_derived(conn, seq, record)?;
-    index_text(conn, seq, record)?;
-    conn.prepare_cached("INSERT INTO outbox (topic, event_seq, created_ms) VALUES ('event', ?1, ?2)")?
-        .execute(params![seq, now_ms])?;
-    Ok(Appended::Stored { seq, id })
+
+    /// The child's number, given one on first sight (then `true`).
+    fn user_key(&mut self, name: &str) -> Result<(i64, bool), StoreError> {
+        if let Some(key) = self.users.get(name) {
+            return Ok((*key, false));
+        }
+        let known = self
+            .conn
+            .prepare_cached("SELECT id FROM users WHERE name = ?1")?
+            .query_row([name], |row| row.get(0))
+            .optional()?;
+        let (key, new) = match known {
+            Some(key) => (key, false),
+            None => {
+                self.conn.prepare_cached("INSERT INTO users (name) VALUES (?1)")?.execute([name])?;
+                (self.conn.last_insert_rowid(), true)
+            }
+        };
+        self.users.insert(name.to_owned(), key);
+        Ok((key, new))
+    }
 }
 
 fn same_as_stored(conn: &Connection, id: Uuid, record: &Record, payload: &str) -> Result<Appended, StoreError> {
     let stored = conn
-        .prepare_cached("SELECT user_id, kind, ts_ms, utc_offset_min, payload FROM events WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT (SELECT name FROM users WHERE id = e.user_key), e.kind, e.ts_ms, e.utc_offset_min, e.payload
+             FROM events AS e WHERE e.id = ?1",
+        )?
         .query_row([id.as_bytes().as_slice()], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?, row.get::<_, i32>(3)?, row.get::<_, String>(4)?))
         })?;
@@ -100,36 +157,27 @@ fn same_as_stored(conn: &Connection, id: Uuid, record: &Record, payload: &str) -
     Ok(if stored == offered { Appended::Duplicate { id } } else { Appended::Conflict { id } })
 }
 
-/// Rows other tables keep for some kinds. Also used by the v1→v2 upgrade to backfill.
-pub(super) fn insert_derived(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
-    match &record.body {
-        Body::Env { pressure_hpa, temp_c, humidity_pct } => {
-            conn.prepare_cached(
-                "INSERT INTO env_readings (event_seq, user_id, ts_ms, utc_offset_min, pressure_hpa, temp_c, humidity_pct)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![seq, record.user, record.ts_utc_ms(), record.utc_offset_min(), pressure_hpa, temp_c, humidity_pct])?;
-        }
-        Body::Sleep { start, end } => {
-            conn.prepare_cached(
-                "INSERT INTO sleep_episodes (user_id, start_ms, start_offset_min, end_ms, end_offset_min, source, event_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'logged', ?6) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                record.user,
-                start.timestamp_millis(),
-                start.offset().local_minus_utc() / 60,
-                end.timestamp_millis(),
-                end.offset().local_minus_utc() / 60,
-                seq
-            ])?;
-        }
-        _ => {}
+/// The logged episode of a `sleep` record. Also used by the v1→v2 upgrade to backfill.
+pub(super) fn insert_sleep(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
+    if let Body::Sleep { start, end } = &record.body {
+        conn.prepare_cached(
+            "INSERT INTO sleep_episodes (user_id, start_ms, start_offset_min, end_ms, end_offset_min, source, event_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'logged', ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            record.user,
+            start.timestamp_millis(),
+            start.offset().local_minus_utc() / 60,
+            end.timestamp_millis(),
+            end.offset().local_minus_utc() / 60,
+            seq
+        ])?;
     }
     Ok(())
 }
 
 /// Adds the child's words, if the record has any, to the full-text index under the event's seq.
+/// Also used by the v2→v3 upgrade to backfill.
 pub(super) fn index_text(conn: &Connection, seq: i64, record: &Record) -> Result<(), StoreError> {
     if let Some(text) = record.body.text().filter(|t| !t.trim().is_empty()) {
         conn.prepare_cached("INSERT INTO message_fts (rowid, text) VALUES (?1, ?2)")?.execute(params![seq, text])?;
@@ -178,25 +226,30 @@ impl StoredRow {
     }
 }
 
-/// Calls `visit` for each matching event in local arrival order, streaming (constant memory).
+/// Calls `visit` for each matching event in local arrival order (the first `limit` of them),
+/// streaming (constant memory).
 pub fn for_each(
     conn: &Connection,
     filter: &EventFilter,
+    limit: Option<usize>,
     mut visit: impl FnMut(StoredEvent) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
     let kinds_json = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, id, user_id, kind, ts_ms, utc_offset_min, payload FROM events
-         WHERE (?1 IS NULL OR user_id = ?1)
-           AND (?2 = '[]' OR kind IN (SELECT value FROM json_each(?2)))
-           AND (?3 IS NULL OR ts_ms >= ?3)
-           AND (?4 IS NULL OR ts_ms < ?4)
-           AND seq > ?5
-         ORDER BY seq",
+        "SELECT e.seq, e.id, (SELECT name FROM users WHERE id = e.user_key), e.kind, e.ts_ms, e.utc_offset_min, e.payload
+         FROM events AS e
+         WHERE (?1 IS NULL OR e.user_key = (SELECT id FROM users WHERE name = ?1))
+           AND (?2 = '[]' OR e.kind IN (SELECT value FROM json_each(?2)))
+           AND (?3 IS NULL OR e.ts_ms >= ?3)
+           AND (?4 IS NULL OR e.ts_ms < ?4)
+           AND e.seq > ?5
+         ORDER BY e.seq
+         LIMIT ?6",
     )?;
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let rows = stmt.query_map(
-        params![filter.user, kinds_json, filter.since_ms, filter.until_ms, filter.after_seq.unwrap_or(0)],
+        params![filter.user, kinds_json, filter.since_ms, filter.until_ms, filter.after_seq.unwrap_or(0), limit],
         StoredRow::from_row,
     )?;
     for row in rows {
@@ -210,7 +263,10 @@ pub fn for_each(
 /// The stored event with this id, if any.
 pub fn by_id(conn: &Connection, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
     let row = conn
-        .prepare_cached("SELECT seq, id, user_id, kind, ts_ms, utc_offset_min, payload FROM events WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT e.seq, e.id, (SELECT name FROM users WHERE id = e.user_key), e.kind, e.ts_ms, e.utc_offset_min, e.payload
+             FROM events AS e WHERE e.id = ?1",
+        )?
         .query_row([id.as_bytes().as_slice()], StoredRow::from_row)
         .optional()?;
     row.map(|row| Ok(StoredEvent { seq: row.seq, record: row.decode()? })).transpose()

@@ -20,7 +20,7 @@ pub use schema::VERSION as SCHEMA_VERSION;
 pub use sql::{APPLICATION_ID, Checkpointer};
 pub use pulled::{AdapterRecord, AdapterStatus, PulledChange};
 pub use search::TextHit;
-pub use tables::{OutboxItem, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
+pub use tables::{OutboxItem, PUSH_CURSOR_KEY, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
 
 use crate::event::Record;
 
@@ -87,19 +87,25 @@ impl Store {
     /// Appends one record durably (committed when this returns).
     pub fn append(&self, record: &Record) -> Result<Appended, StoreError> {
         let now = now_ms();
-        self.db.write(|tx| events::insert(tx, record, now))
+        self.db.write(|tx| events::Inserter::new(tx)?.insert(record, now))
     }
 
     /// Appends many records in one transaction; one outcome per record, in order.
     pub fn append_batch(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
         let now = now_ms();
-        self.db.write(|tx| records.iter().map(|r| events::insert(tx, r, now)).collect())
+        self.db.write(|tx| {
+            let mut inserter = events::Inserter::new(tx)?;
+            records.iter().map(|r| inserter.insert(r, now)).collect()
+        })
     }
 
     /// Like [`Store::append_batch`] for records prepared beforehand (off the writer's thread).
     pub fn append_prepared(&self, records: &[PreparedRecord]) -> Result<Vec<Appended>, StoreError> {
         let now = now_ms();
-        self.db.write(|tx| records.iter().map(|r| events::insert_prepared(tx, r, now)).collect())
+        self.db.write(|tx| {
+            let mut inserter = events::Inserter::new(tx)?;
+            records.iter().map(|r| inserter.insert_prepared(r, now)).collect()
+        })
     }
 
     /// Streams matching events in arrival order.
@@ -108,7 +114,7 @@ impl Store {
         filter: &EventFilter,
         visit: impl FnMut(StoredEvent) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.db.read(|conn| events::for_each(conn, filter, visit))
+        self.db.read(|conn| events::for_each(conn, filter, None, visit))
     }
 
     /// Collects matching events (for bounded queries; use `for_each_event` for everything).
@@ -157,8 +163,12 @@ impl Store {
         let mut deleted = 0u64;
         loop {
             let n = self.db.write(|tx| {
-                tx.prepare_cached("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts_ms < ?1 LIMIT ?2)")?
-                    .execute(params![cutoff_ms, PURGE_CHUNK])
+                let n = tx
+                    .prepare_cached("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts_ms < ?1 LIMIT ?2)")?
+                    .execute(params![cutoff_ms, PURGE_CHUNK])?;
+                // In the same transaction, so no append can take a seq the push cursor has passed.
+                tables::clamp_push_cursor(tx)?;
+                Ok::<_, StoreError>(n)
             })?;
             deleted += n as u64;
             if (n as i64) < PURGE_CHUNK {
@@ -167,12 +177,10 @@ impl Store {
         }
         deleted += self.db.write(|tx| {
             // Rows derived from events carry no foreign key (cheap appends), so they go here:
-            // readings by the same time cut as their events, outbox rows whose event is gone.
+            // readings by the same time cut as their events, and the numbers of children who
+            // have no event left.
             tx.execute("DELETE FROM env_readings WHERE ts_ms < ?1", [cutoff_ms])?;
-            tx.execute(
-                "DELETE FROM outbox WHERE event_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events WHERE seq = outbox.event_seq)",
-                [],
-            )?;
+            tx.execute("DELETE FROM users WHERE NOT EXISTS (SELECT 1 FROM events WHERE user_key = users.id)", [])?;
             let minutes = tx.execute("DELETE FROM sensor_minutes WHERE minute_ms < ?1", [cutoff_ms])?;
             // Logged episodes go with their `sleep` events (cascade); detected ones age on their own.
             let sleep = tx.execute("DELETE FROM sleep_episodes WHERE source = 'detected' AND end_ms < ?1", [cutoff_ms])?;
@@ -211,9 +219,35 @@ impl Store {
         self.db.write(|tx| tables::set_setting(tx, key, value))
     }
 
-    // ---- outbox ------------------------------------------------------------------------------
+    // ---- what goes to the server ----------------------------------------------------------------
 
-    /// Up to `limit` items due for sending at `now_ms`, oldest first.
+    /// Up to `limit` events not yet acknowledged by the server (after the push cursor), in
+    /// arrival order.
+    pub fn events_to_push(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.db.read(|conn| {
+            let filter = EventFilter { after_seq: Some(tables::push_cursor(conn)?), ..EventFilter::default() };
+            let mut out = Vec::new();
+            events::for_each(conn, &filter, Some(limit), |event| {
+                out.push(event);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+    }
+
+    /// The server answered for every event up to `seq` (whose id is `id`): the push cursor moves
+    /// there. Returns `false`, leaving the cursor, if that event was purged meanwhile (its seq may
+    /// be given again); the events are then sent again, which the server's per-id storage absorbs.
+    pub fn ack_pushed(&self, seq: i64, id: Uuid) -> Result<bool, StoreError> {
+        self.db.write(|tx| tables::advance_push_cursor(tx, seq, id))
+    }
+
+    /// Events and other items waiting for the server.
+    pub fn pending_push(&self) -> Result<u64, StoreError> {
+        self.db.read(tables::pending_push)
+    }
+
+    /// Up to `limit` non-event items due for sending at `now_ms`, oldest first.
     pub fn outbox_due(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         self.db.read(|conn| tables::outbox_due(conn, now_ms, limit))
     }

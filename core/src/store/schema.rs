@@ -1,42 +1,55 @@
 //! The schema: the current version as constants, and one upgrade arm per old version.
 //!
 //! A new database runs `CURRENT` at once; an old one runs each arm from its version up. Both
-//! paths use the same DDL constants, and a test upgrades a frozen version-1 snapshot
-//! (`core/tests/fixtures/store/v1.sql`) and checks it equals a fresh database.
+//! paths use the same DDL constants (an arm that needs a table's old shape keeps it as its own
+//! constant), and a test upgrades frozen snapshots (`core/tests/fixtures/store/v1.sql`, `v3.sql`)
+//! and checks each equals a fresh database.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 use super::sql::APPLICATION_ID;
+use crate::event::Body;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const VERSION: i32 = 3;
+pub const VERSION: i32 = 4;
 
-/// Append-only events. `seq` is the local arrival order (pattern-engine cursors, export order);
-/// `id` the time-ordered UUIDv7 shared with the server. Time is UTC milliseconds plus the offset
-/// the child's clock had, so "9 AM" stays the child's 9 AM across zones and DST changes.
+/// The children (and other users) of this phone, numbered: events and readings carry the number,
+/// so their indexes compare one small integer instead of a string per row (v4).
+const USERS: &str = "
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+) STRICT;
+";
+
+/// Append-only events. `seq` is the local arrival order (pattern-engine cursors, the sync push
+/// cursor, export order); `id` the time-ordered UUIDv7 shared with the server; `user_key` a
+/// `users.id`. Time is UTC milliseconds plus the offset the child's clock had, so "9 AM" stays the
+/// child's 9 AM across zones and DST changes. Two b-trees only (rowid and `id`): every read goes
+/// by `seq` or `id`, and v3's `events_by_user_time` index, which no query used, cost 28 % of the
+/// import's writer time (v4).
 const EVENTS: &str = "
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     id BLOB NOT NULL UNIQUE,
-    user_id TEXT NOT NULL,
+    user_key INTEGER NOT NULL,
     kind TEXT NOT NULL,
     ts_ms INTEGER NOT NULL,
     utc_offset_min INTEGER NOT NULL,
     payload TEXT NOT NULL,
     recorded_ms INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX events_by_user_time ON events (user_id, ts_ms);
 CREATE TRIGGER events_are_immutable BEFORE UPDATE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only');
 END;
 ";
 
-/// Everything waiting to go to the server. Events are referenced (their payload is read at send
-/// time, minus anything the family did not opt in to share); other topics carry a payload.
-/// No foreign key or secondary index: every append adds a row here, so it must cost one append
-/// to the rowid tree; purging removes rows of purged events itself (`Store::purge_before`).
+/// Items other than events waiting to go to the server (parent feedback), each with its payload.
+/// Events are not queued here since v4: they go up in `seq` order after the push cursor (the
+/// `sync.push_cursor` setting), which costs an append nothing. `event_seq` is left from v3 and
+/// always NULL now.
 const OUTBOX: &str = "
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
@@ -68,10 +81,25 @@ CREATE TABLE settings (
 ) STRICT;
 ";
 
-/// Environment readings (from `env` events), clustered by child and time for pressure look-ups:
-/// one b-tree, no second index. They are most of a wearable's events, so every structure here
-/// costs import time: no foreign key either; purging deletes readings by their events' time cut.
+/// Environment readings (from `env` events), clustered by child (`users.id`) and time for
+/// pressure look-ups: one b-tree, no second index. They are most of a wearable's events, so every
+/// structure here costs import time: no foreign key either; purging deletes readings by their
+/// events' time cut.
 const ENV_READINGS: &str = "
+CREATE TABLE env_readings (
+    event_seq INTEGER NOT NULL,
+    user_key INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    utc_offset_min INTEGER NOT NULL,
+    pressure_hpa REAL,
+    temp_c REAL,
+    humidity_pct REAL,
+    PRIMARY KEY (user_key, ts_ms, event_seq)
+) STRICT, WITHOUT ROWID;
+";
+
+/// `env_readings` as v2 and v3 wrote it (child by name), for the upgrade arms from v1 and v2.
+const ENV_READINGS_V3: &str = "
 CREATE TABLE env_readings (
     event_seq INTEGER NOT NULL,
     user_id TEXT NOT NULL,
@@ -138,6 +166,8 @@ CREATE VIRTUAL TABLE message_fts USING fts5 (
     contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+";
+const EVENTS_LEAVE_FTS: &str = "
 CREATE TRIGGER events_leave_fts AFTER DELETE ON events
 BEGIN
     DELETE FROM message_fts WHERE rowid = old.seq;
@@ -185,6 +215,39 @@ INSERT INTO env_readings SELECT * FROM env_readings_v2;
 DROP TABLE env_readings_v2;
 ";
 
+/// v3 → v4: events and readings name their child by `users.id`, events lose the unused
+/// `events_by_user_time` index and leave the outbox for the push cursor. Old tables are renamed
+/// aside (with `legacy_alter_table` on and foreign keys off, so `sleep_episodes`' reference to
+/// `events` is not rewritten), the new ones created from the current DDL, the rows copied with
+/// their numbers, the old tables dropped.
+const V4_SET_ASIDE: &str = "
+DROP TRIGGER events_are_immutable;
+DROP TRIGGER events_leave_fts;
+DROP INDEX events_by_user_time;
+ALTER TABLE events RENAME TO events_v3;
+ALTER TABLE env_readings RENAME TO env_readings_v3;
+";
+const V4_COPY_BACK: &str = "
+INSERT INTO users (name) SELECT user_id FROM events_v3 UNION SELECT user_id FROM env_readings_v3 ORDER BY 1;
+INSERT INTO events (seq, id, user_key, kind, ts_ms, utc_offset_min, payload, recorded_ms)
+    SELECT e.seq, e.id, u.id, e.kind, e.ts_ms, e.utc_offset_min, e.payload, e.recorded_ms
+    FROM events_v3 AS e JOIN users AS u ON u.name = e.user_id ORDER BY e.seq;
+INSERT INTO env_readings (event_seq, user_key, ts_ms, utc_offset_min, pressure_hpa, temp_c, humidity_pct)
+    SELECT r.event_seq, u.id, r.ts_ms, r.utc_offset_min, r.pressure_hpa, r.temp_c, r.humidity_pct
+    FROM env_readings_v3 AS r JOIN users AS u ON u.name = r.user_id;
+DROP TABLE events_v3;
+DROP TABLE env_readings_v3;
+-- Events still queued are sent from the first of them on (the server keeps each id once, so an
+-- event sent before and after it goes again harmlessly); with none queued, all were sent.
+INSERT INTO settings (key, value) SELECT 'sync.push_cursor', CAST(coalesce(
+    (SELECT min(event_seq) - 1 FROM outbox WHERE topic = 'event' AND event_seq IS NOT NULL),
+    (SELECT max(seq) FROM events),
+    0) AS TEXT)
+    WHERE true
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+DELETE FROM outbox WHERE topic = 'event';
+";
+
 /// One statement per table, children first. A test checks no table of the schema is missing.
 pub const DELETE_EVERYTHING: &[&str] = &[
     "DELETE FROM outbox",
@@ -199,6 +262,7 @@ pub const DELETE_EVERYTHING: &[&str] = &[
     // A contentless FTS5 table empties through its own command.
     "INSERT INTO message_fts (message_fts) VALUES ('delete-all')",
     "DELETE FROM events",
+    "DELETE FROM users",
 ];
 
 /// Creates or upgrades the schema. Every step runs in one transaction: a failed upgrade leaves
@@ -208,9 +272,19 @@ pub fn init(conn: &Connection) -> Result<(), StoreError> {
     if version == VERSION {
         return Ok(());
     }
+    // Upgrades rebuild tables that others reference (v4: `events`); foreign keys stay off while
+    // they do (the pragma is a no-op inside a transaction), as SQLite's ALTER TABLE guide says.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = init_in_transaction(conn, version);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
+}
+
+fn init_in_transaction(conn: &Connection, version: i32) -> Result<(), StoreError> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     if version == 0 {
         for ddl in [
+            USERS,
             EVENTS,
             OUTBOX,
             INSIGHTS_SHARED,
@@ -220,6 +294,7 @@ pub fn init(conn: &Connection) -> Result<(), StoreError> {
             SENSOR_MINUTES,
             PATTERN_STATE,
             MESSAGE_FTS,
+            EVENTS_LEAVE_FTS,
             PULLED_CHANGES,
             ADAPTERS,
         ] {
@@ -241,7 +316,7 @@ fn upgrade_from(conn: &Connection, version: i32) -> Result<(), StoreError> {
     match version {
         1 => {
             // v2 split environment readings and sleep episodes out of the event payloads.
-            conn.execute_batch(ENV_READINGS)?;
+            conn.execute_batch(ENV_READINGS_V3)?;
             conn.execute_batch(SLEEP_EPISODES)?;
             conn.execute_batch(SENSOR_MINUTES)?;
             backfill_env_and_sleep(conn)
@@ -249,16 +324,30 @@ fn upgrade_from(conn: &Connection, version: i32) -> Result<(), StoreError> {
         2 => {
             // v3 moved the pattern engine's state out of settings, indexed the child's words for
             // retrieval, and kept what the phone pulls from the server (including adapters).
-            for ddl in [PATTERN_STATE, MESSAGE_FTS, PULLED_CHANGES, ADAPTERS] {
+            for ddl in [PATTERN_STATE, MESSAGE_FTS, EVENTS_LEAVE_FTS, PULLED_CHANGES, ADAPTERS] {
                 conn.execute_batch(ddl)?;
             }
             // SQLite cannot drop a foreign key in place: rename, recreate, copy, drop.
             conn.execute_batch(V3_SET_ASIDE)?;
             conn.execute_batch(OUTBOX)?;
-            conn.execute_batch(ENV_READINGS)?;
+            conn.execute_batch(ENV_READINGS_V3)?;
             conn.execute_batch(V3_COPY_BACK)?;
             conn.execute("DELETE FROM settings WHERE key LIKE 'patterns.state.%'", [])?;
             backfill_text_index(conn)
+        }
+        3 => {
+            // v4 numbers the children (integer keys in the readings' b-tree), drops an index no
+            // query used, and replaces the outbox row of every event with the push cursor: two
+            // b-tree rows less per append.
+            conn.pragma_update(None, "legacy_alter_table", true)?;
+            conn.execute_batch(V4_SET_ASIDE)?;
+            conn.execute_batch(USERS)?;
+            conn.execute_batch(EVENTS)?;
+            conn.execute_batch(ENV_READINGS)?;
+            conn.execute_batch(EVENTS_LEAVE_FTS)?;
+            conn.execute_batch(V4_COPY_BACK)?;
+            conn.pragma_update(None, "legacy_alter_table", false)?;
+            Ok(())
         }
         other => Err(StoreError::UnknownVersion(other)),
     }
@@ -281,7 +370,16 @@ fn backfill_env_and_sleep(conn: &Connection) -> Result<(), StoreError> {
     for row in rows {
         let row = row?;
         let seq = row.seq;
-        super::events::insert_derived(conn, seq, &row.decode()?)?;
+        let record = row.decode()?;
+        if let Body::Env { pressure_hpa, temp_c, humidity_pct } = &record.body {
+            // The v2 shape (child by name): later arms carry these rows forward.
+            conn.prepare_cached(
+                "INSERT INTO env_readings (event_seq, user_id, ts_ms, utc_offset_min, pressure_hpa, temp_c, humidity_pct)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(rusqlite::params![seq, record.user, record.ts_utc_ms(), record.utc_offset_min(), pressure_hpa, temp_c, humidity_pct])?;
+        }
+        super::events::insert_sleep(conn, seq, &record)?;
     }
     Ok(())
 }

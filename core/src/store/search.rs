@@ -26,7 +26,7 @@ pub fn search_text(conn: &Connection, user: &str, fts_query: &str, limit: usize)
     let mut stmt = conn.prepare_cached(
         "SELECT e.seq, e.ts_ms, e.utc_offset_min, e.kind, e.payload, m.rank
          FROM message_fts AS m JOIN events AS e ON e.seq = m.rowid
-         WHERE message_fts MATCH ?1 AND e.user_id = ?2
+         WHERE message_fts MATCH ?1 AND e.user_key = (SELECT id FROM users WHERE name = ?2)
          ORDER BY m.rank LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![fts_query, user, limit as i64], |row| {

@@ -22,29 +22,73 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), Stor
 
 // ---- outbox ----------------------------------------------------------------------------------
 
-/// One item waiting for the server. For `topic = "event"`, `event_seq` names the stored event
-/// and `payload` is empty; other topics carry their JSON payload.
+/// One non-event item waiting for the server (events go by the push cursor), with its JSON
+/// payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
     pub seq: i64,
     pub topic: String,
-    pub event_seq: Option<i64>,
     pub payload: Option<String>,
     pub attempts: u32,
 }
 
+/// The settings key of the push cursor: the `seq` of the last event the server answered for.
+/// Every event after it is waiting to go up.
+pub const PUSH_CURSOR_KEY: &str = "sync.push_cursor";
+
+pub fn push_cursor(conn: &Connection) -> Result<i64, StoreError> {
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([PUSH_CURSOR_KEY], |row| row.get(0))
+        .optional()?;
+    match value {
+        None => Ok(0),
+        Some(text) => text.parse().map_err(|_| StoreError::InvalidSetting {
+            key: PUSH_CURSOR_KEY,
+            reason: format!("{text:?} is not an event sequence number"),
+        }),
+    }
+}
+
+/// Moves the cursor forward to `seq`, only if the event stored there is still the one sent.
+pub fn advance_push_cursor(conn: &Connection, seq: i64, id: uuid::Uuid) -> Result<bool, StoreError> {
+    let moved = conn
+        .prepare_cached(
+            "INSERT INTO settings (key, value)
+             SELECT ?1, CAST(?2 AS TEXT) WHERE EXISTS (SELECT 1 FROM events WHERE seq = ?2 AND id = ?3)
+             ON CONFLICT (key) DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+        )?
+        .execute(params![PUSH_CURSOR_KEY, seq, id.as_bytes().as_slice()])?;
+    Ok(moved == 1)
+}
+
+/// Keeps the cursor at or below the highest stored seq. SQLite numbers a new event one past the
+/// highest seq present, so after a purge removed the newest arrivals a cursor beyond them would
+/// silently cover events not sent yet.
+pub fn clamp_push_cursor(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE settings SET value = CAST(min(CAST(value AS INTEGER), coalesce((SELECT max(seq) FROM events), 0)) AS TEXT)
+         WHERE key = ?1",
+    )?
+    .execute([PUSH_CURSOR_KEY])?;
+    Ok(())
+}
+
+/// Events after the cursor plus queued non-event items.
+pub fn pending_push(conn: &Connection) -> Result<u64, StoreError> {
+    let cursor = push_cursor(conn)?;
+    let n: i64 = conn
+        .prepare_cached("SELECT (SELECT count(*) FROM events WHERE seq > ?1) + (SELECT count(*) FROM outbox)")?
+        .query_row([cursor], |row| row.get(0))?;
+    Ok(n as u64)
+}
+
 pub fn outbox_due(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, topic, event_seq, payload, attempts FROM outbox WHERE next_attempt_ms <= ?1 ORDER BY seq LIMIT ?2",
+        "SELECT seq, topic, payload, attempts FROM outbox WHERE next_attempt_ms <= ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now_ms, limit as i64], |row| {
-        Ok(OutboxItem {
-            seq: row.get(0)?,
-            topic: row.get(1)?,
-            event_seq: row.get(2)?,
-            payload: row.get(3)?,
-            attempts: row.get(4)?,
-        })
+        Ok(OutboxItem { seq: row.get(0)?, topic: row.get(1)?, payload: row.get(2)?, attempts: row.get(3)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -271,7 +315,8 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
         by_kind.insert(kind, n as u64);
     }
     let users = conn
-        .prepare("SELECT DISTINCT user_id FROM events ORDER BY user_id")?
+        // Exactly the children with events: appends add them, purges remove those left without.
+        .prepare("SELECT name FROM users ORDER BY name")?
         .query_map([], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     let bound = |sql: &str| -> Result<Option<String>, StoreError> {
@@ -284,7 +329,7 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
         users,
         first_ts: bound("SELECT ts_ms, utc_offset_min FROM events ORDER BY ts_ms LIMIT 1")?,
         last_ts: bound("SELECT ts_ms, utc_offset_min FROM events ORDER BY ts_ms DESC LIMIT 1")?,
-        outbox_pending: count("SELECT count(*) FROM outbox")?,
+        outbox_pending: pending_push(conn)?,
         sleep_episodes: count("SELECT count(*) FROM sleep_episodes")?,
         sensor_minutes: count("SELECT count(*) FROM sensor_minutes")?,
         schema_version: conn.query_row("PRAGMA user_version", [], |row| row.get(0))?,

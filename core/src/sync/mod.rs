@@ -1,15 +1,16 @@
-//! The sync client (`docs/sync-protocol.md`): drains the store's outbox to the server in batches,
-//! pulls the family's changes, and keeps going through cut connections and restarts.
+//! The sync client (`docs/sync-protocol.md`): sends the events after the store's push cursor and
+//! the outbox's other items to the server in batches, pulls the family's changes, and keeps going
+//! through cut connections and restarts.
 //!
-//! Crash safety comes from the outbox itself: an item leaves it only after the server answered
-//! for it, and the server stores each record id once, so re-sending after a crash is harmless.
+//! Crash safety comes from the store: the push cursor passes an event, and an item leaves the
+//! outbox, only after the server answered for it, and the server stores each record id once, so
+//! re-sending after a crash is harmless.
 //! The child's own words leave the phone only when the family opted in (`share_text`); otherwise
 //! `message` records stay local and `text` is removed from the others before encoding.
 
 #[cfg(feature = "llm")]
 pub mod adapters;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::event::{self, Body, Record};
-use crate::store::{self, EventFilter, OutboxItem, Store, StoreError};
+use crate::store::{self, OutboxItem, Store, StoreError, StoredEvent};
 
 /// The protocol version sent in the `Migru-Protocol` header.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -238,65 +239,59 @@ impl SyncClient {
     ) -> Result<(), SyncError> {
         loop {
             self.check_cancelled()?;
-            let due = store.outbox_due(crate::store::now_ms(), self.config.batch_size)?;
-            if due.is_empty() {
+            let events = store.events_to_push(self.config.batch_size)?;
+            let others = store.outbox_due(crate::store::now_ms(), self.config.batch_size)?;
+            if events.is_empty() && others.is_empty() {
                 return Ok(());
             }
-            let (events, others): (Vec<_>, Vec<_>) = due.into_iter().partition(|item| item.topic == "event");
+            let mut advanced = true;
             if !events.is_empty() {
-                self.push_events(store, &events, share_text, progress).await?;
+                advanced = self.push_events(store, &events, share_text, progress).await?;
             }
             for item in others {
                 self.send_other(store, item, progress).await?;
             }
             on_progress(progress);
+            if !advanced {
+                // A purge raced this batch: the next run sends it again rather than this one
+                // going round in circles.
+                return Ok(());
+            }
         }
     }
 
+    /// Sends the events after the push cursor (those the family keeps private are skipped) and
+    /// moves the cursor past them once the server answered for every one. Until then the cursor
+    /// stays, so a cut connection or a killed app sends them again; the server keeps each id once.
+    /// Returns whether the cursor moved.
     async fn push_events(
         &self,
         store: &Store,
-        items: &[OutboxItem],
+        events: &[StoredEvent],
         share_text: bool,
         progress: &mut SyncProgress,
-    ) -> Result<(), SyncError> {
-        let records = load_events(store, items)?;
-        let mut batch = Vec::with_capacity(items.len());
-        let mut batch_seqs = Vec::with_capacity(items.len());
-        let mut local_only = Vec::new();
-        for item in items {
-            match records.get(&item.seq).and_then(|r| outgoing(r, share_text)) {
-                Some(value) => {
-                    batch.push(value);
-                    batch_seqs.push(item.seq);
-                }
-                None => local_only.push(item.seq),
+    ) -> Result<bool, SyncError> {
+        let Some(last) = events.last() else { return Ok(false) };
+        let (last_seq, last_id) = (last.seq, last.record.id.unwrap_or_default());
+        let batch: Vec<Value> = events.iter().filter_map(|event| outgoing(&event.record, share_text)).collect();
+        let kept_private = events.len() - batch.len();
+        if !batch.is_empty() {
+            let body = json!({ "records": batch }).to_string();
+            let response = self.request_json::<PushResponse>("push", || self.post("/v1/sync/push", body.clone())).await?;
+            for refusal in &response.refused {
+                tracing::warn!(index = refusal.index, code = %refusal.code, reason = %refusal.reason, "server refused a record");
             }
+            progress.accepted += response.accepted.len();
+            progress.duplicate += response.duplicate.len();
+            progress.refused += response.refused.len();
         }
-        progress.kept_private += local_only.len();
-        store.outbox_ack(&local_only)?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let body = json!({ "records": batch }).to_string();
-        let attempt = self.request_json::<PushResponse>("push", || self.post("/v1/sync/push", body.clone())).await;
-        let response = match attempt {
-            Ok(response) => response,
-            Err(error) => {
-                // Leave them for a later run, a little later.
-                store.outbox_defer(&batch_seqs, crate::store::now_ms() + self.config.base_backoff.as_millis() as i64)?;
-                return Err(error);
-            }
-        };
-        for refusal in &response.refused {
-            tracing::warn!(index = refusal.index, code = %refusal.code, reason = %refusal.reason, "server refused a record");
-        }
-        progress.accepted += response.accepted.len();
-        progress.duplicate += response.duplicate.len();
-        progress.refused += response.refused.len();
+        progress.kept_private += kept_private;
         // Every record of the batch was answered for (accepted, duplicate or refused for good).
-        store.outbox_ack(&batch_seqs)?;
-        Ok(())
+        let advanced = store.ack_pushed(last_seq, last_id)?;
+        if !advanced {
+            tracing::info!(last_seq, "events purged while being sent; they go again from the cursor");
+        }
+        Ok(advanced)
     }
 
     /// Non-event outbox items: parent feedback goes to `/v1/feedback`; unknown topics wait a day
@@ -454,30 +449,6 @@ fn jitter() -> f64 {
     first.copy_from_slice(&digest[..8]);
     (u64::from_le_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
-
-/// The stored records behind a batch of `event` outbox items, by outbox seq. Streams events from
-/// the first one needed and stops after the last (the outbox follows arrival order).
-fn load_events(store: &Store, items: &[OutboxItem]) -> Result<HashMap<i64, Record>, StoreError> {
-    let wanted: HashMap<i64, i64> = items.iter().filter_map(|i| i.event_seq.map(|e| (e, i.seq))).collect();
-    let (Some(first), Some(last)) = (wanted.keys().min().copied(), wanted.keys().max().copied()) else {
-        return Ok(HashMap::new());
-    };
-    let mut found = HashMap::with_capacity(wanted.len());
-    let filter = EventFilter { after_seq: Some(first - 1), ..EventFilter::default() };
-    let result = store.for_each_event(&filter, |stored| {
-        if let Some(outbox_seq) = wanted.get(&stored.seq) {
-            found.insert(*outbox_seq, stored.record);
-        }
-        if stored.seq >= last { Err(StoreError::BadRow { seq: STOP, reason: String::new() }) } else { Ok(()) }
-    });
-    match result {
-        Ok(()) | Err(StoreError::BadRow { seq: STOP, .. }) => Ok(found),
-        Err(other) => Err(other),
-    }
-}
-
-/// Sentinel that ends `for_each_event` early (no real event has this seq).
-const STOP: i64 = i64::MIN;
 
 /// The record as it goes up, or `None` when it stays on the phone. Without the family's opt-in,
 /// `message` records (nothing but words) stay local and `text` is removed from the rest.
