@@ -74,7 +74,8 @@ pub enum Observed {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Aggregates {
     pub rate: Vec<RateCounts>,
-    /// Rate counts within strata of the stratifiers (`cell::STRATIFIERS`), candidate-major.
+    /// Rate counts within strata of the stratifiers (`cell::STRATIFIERS`, candidate-major), then
+    /// of times of day and triggers within every trigger (`cell::joint_index`).
     pub joint: Vec<[RateCounts; 2]>,
     pub relief: Vec<ReliefCounts>,
     pub awake_min: u64,
@@ -135,8 +136,16 @@ impl Aggregates {
 pub struct ChildState {
     /// Newest event time accepted (UTC ms).
     pub watermark_ms: i64,
-    /// Oldest event time accepted (UTC ms): the observation starts here.
+    /// Oldest event time accepted (UTC ms), weather readings included: hours are finalised from
+    /// here.
     pub first_ms: i64,
+    /// Oldest accepted event the *child* produced (anything but a weather reading): the
+    /// observation (at-risk time) starts here. Weather readings before a child's first diary
+    /// entry (a phone fetches them in the background; the simulator emits 48 h of them for the
+    /// 24 h pressure-drop baseline) say nothing about whether the child was there to report a
+    /// headache, so they open no at-risk time (ADR 0003, "Observation window").
+    #[serde(default)]
+    pub observed_from_ms: Option<i64>,
     /// Every hour before this one (UTC hour index) is final and folded into `totals`.
     pub open_from_hour: Option<i64>,
     pub totals: Aggregates,
@@ -210,6 +219,7 @@ impl ChildState {
         ChildState {
             watermark_ms: first_key.0,
             first_ms: first_key.0,
+            observed_from_ms: None,
             open_from_hour: None,
             totals: Aggregates::new(),
             conversations: 0,
@@ -245,6 +255,9 @@ impl ChildState {
             self.first_offset_min = entry.offset_min;
         }
         self.first_ms = self.first_key.0;
+        if !matches!(entry.obs, Obs::Env { .. }) {
+            self.observed_from_ms = Some(self.observed_from_ms.map_or(key.0, |t| t.min(key.0)));
+        }
         if key.0 > self.watermark_ms {
             self.watermark_ms = key.0;
             self.finalise_ready(lateness_ms);
@@ -301,7 +314,9 @@ impl ChildState {
         let end = start + HOUR_MS;
         let start_min = hour * 60;
         let mut cell = CellInputs { hour, offset_min: self.offset_at(end), ..CellInputs::default() };
-        cell.valid = span_mask(start_min, self.first_ms.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS));
+        cell.valid = self.observed_from_ms.map_or(0, |from| {
+            span_mask(start_min, from.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS))
+        });
         for (&(sleep_start, _), &sleep_end) in self.sleeps.range((start - MAX_SLEEP_MS, 0)..(end, 0)) {
             let sleep_end = sleep_end.min(sleep_start + MAX_SLEEP_MS);
             if sleep_end > start {
