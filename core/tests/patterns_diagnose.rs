@@ -89,3 +89,21 @@ fn dump_child_weekdays() {
         println!("{user} {t:?} symptoms by weekday {by_wd:?} all records {all_wd:?}");
     }
 }
+
+/// With ten times the data, the engine's estimate of each planted rate effect should sit near
+/// the planted relative risk (a bias check of simulator truth against engine exposure).
+#[test]
+#[ignore = "diagnostic"]
+fn long_run_estimates_match_planted() {
+    let (records, truth) = cohort(&Config { children: 40, days: 280, seed: 7, ..Config::default() });
+    let reports = reports(&records);
+    for child in &truth.children {
+        let Some(r) = reports.get(&child.user) else { continue };
+        for e in &child.effects {
+            let key = format!("{}:{}", e.kind, e.subject);
+            if let Some(c) = r.candidates.iter().find(|c| c.key == key) {
+                println!("BIAS {key:32} planted {:.2} estimated {:.2} [{:.2}, {:?}] ep {}", e.relative_risk, c.effect, c.ci_low, c.ci_high, e.exposed_episodes);
+            }
+        }
+    }
+}

@@ -99,8 +99,10 @@ impl Aggregates {
 
     /// Folds one hour in: O(number of candidates).
     pub fn absorb(&mut self, cell: &CellSummary) {
-        for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
-            total.add(add);
+        if cell.awake_min > 0 {
+            for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
+                total.add(add);
+            }
         }
         for (total, add) in self.joint.iter_mut().zip(cell.joint.iter()) {
             total[0].add(&add[0]);

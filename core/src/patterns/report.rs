@@ -261,8 +261,8 @@ fn candidate(
     }
 }
 
-/// Re-tests every tested rate candidate within the strata of each *other* stratifier that was
-/// found significant (`cell::STRATIFIERS`; for times of day and triggers also every trigger,
+/// Re-tests every tested rate candidate within the strata of each *stronger* stratifier that
+/// was found significant (`cell::STRATIFIERS`; for times of day and triggers also every trigger,
 /// `cell::joint_index`), keeping the largest p-value. A p-value can only grow,
 /// so Benjamini–Hochberg on the result still controls the false discovery rate; what it removes
 /// are patterns that hold only through another (humid hours are low-pressure hours). Returns
@@ -277,13 +277,19 @@ fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) -> 
     if found.is_empty() {
         return false;
     }
+    // Strength order: a candidate is re-tested only within discoveries whose own test is
+    // stronger (smaller own p; ties by index). Of two patterns that ride on each other (homework
+    // and screen time back to back), the stronger one stands and the weaker one must survive
+    // within its strata; re-testing each within the other (session 2) discarded both.
+    let own: Vec<f64> = candidates.iter().map(|c| c.p_unadjusted).collect();
+    let stronger = |s: usize, i: usize| (own[s], s) < (own[i], i);
     let mut changed = false;
     for (i, c) in candidates.iter_mut().enumerate().take(RATE_CANDIDATES) {
         if !c.tested {
             continue;
         }
         for &strat in &found {
-            if strat == i {
+            if strat == i || !stronger(strat, i) {
                 continue;
             }
             let Some(cells) = joint_index(i, strat).and_then(|x| totals.joint.get(x)) else { continue };
