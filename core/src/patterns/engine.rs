@@ -133,6 +133,35 @@ impl Aggregates {
     }
 }
 
+/// Summaries of open hours computed by earlier reports, reused until an event could change
+/// them (`ChildState::invalidate_from`). Derived data: not serialised, not compared, rebuilt
+/// on demand, so a report every third turn summarises only the hours a new message touched
+/// (~8) instead of all ~55 open hours.
+#[derive(Debug, Default)]
+pub struct OpenCache(std::sync::Mutex<BTreeMap<i64, CellSummary>>);
+
+impl OpenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, CellSummary>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for OpenCache {
+    fn clone(&self) -> Self {
+        OpenCache(std::sync::Mutex::new(self.lock().clone()))
+    }
+}
+
+impl PartialEq for OpenCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// How far back an event at `t` can change an hour's summary: a relief ends the episode that
+/// began up to 6 h earlier (its in-episode minutes), plus the hour it falls in.
+const INVALIDATE_BACK_MS: i64 = RELIEF_LOOKBACK_MS + HOUR_MS;
+
 /// One child's engine state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildState {
@@ -166,6 +195,8 @@ pub struct ChildState {
     first_key: Key,
     first_offset_min: i32,
     final_hours_since_prune: u32,
+    #[serde(skip)]
+    open_cache: OpenCache,
 }
 
 /// The engine over every child in a stream.
@@ -233,6 +264,7 @@ impl ChildState {
             first_key,
             first_offset_min,
             final_hours_since_prune: 0,
+            open_cache: OpenCache::default(),
         }
     }
 
@@ -252,9 +284,16 @@ impl ChildState {
             self.symptoms.insert(key);
         }
         self.recent.insert(key, entry);
+        // Everything an event changes lies from 6 h before it onwards (later hours: triggers,
+        // episodes, the clock offset, the 24 h pressure baseline); a new watermark also moves
+        // the end of the old watermark's hour; a new first event changes the fallback offset.
+        let from_ms = (key.0 - INVALIDATE_BACK_MS).min(self.watermark_ms);
         if key < self.first_key {
             self.first_key = key;
             self.first_offset_min = entry.offset_min;
+            self.open_cache.lock().clear();
+        } else {
+            self.invalidate_from(from_ms);
         }
         self.first_ms = self.first_key.0;
         if !matches!(entry.obs, Obs::Env { .. }) {
@@ -265,6 +304,13 @@ impl ChildState {
             self.finalise_ready(lateness_ms);
         }
         Observed::Accepted
+    }
+
+    fn invalidate_from(&mut self, from_ms: i64) {
+        let cache = self.open_cache.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !cache.is_empty() {
+            cache.split_off(&from_ms.div_euclid(HOUR_MS).saturating_sub(1));
+        }
     }
 
     /// The first hour of the observation, or the first still open.
@@ -301,11 +347,17 @@ impl ChildState {
         (self.first_open_hour()..=last).map(|h| self.inputs(h).summarise()).collect()
     }
 
-    /// Final counts plus the open hours: what a from-scratch computation would give now.
+    /// Final counts plus the open hours: what a from-scratch computation would give now. Open
+    /// hours that no event touched since the last call come from the cache.
     pub fn current(&self) -> Aggregates {
         let mut totals = self.totals.clone();
-        for cell in self.open_cells() {
-            totals.absorb(&cell);
+        let (first, last) = (self.first_open_hour(), self.watermark_ms.div_euclid(HOUR_MS));
+        let mut cache = self.open_cache.lock();
+        // Hours that became final are in `totals` now.
+        *cache = cache.split_off(&first);
+        for h in first..=last {
+            let cell = cache.entry(h).or_insert_with(|| self.inputs(h).summarise());
+            totals.absorb(cell);
         }
         totals
     }
