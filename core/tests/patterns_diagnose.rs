@@ -107,3 +107,20 @@ fn long_run_estimates_match_planted() {
         }
     }
 }
+
+/// How big one child's saved state is (it is written every third turn).
+#[test]
+#[ignore = "diagnostic"]
+fn saved_state_size() {
+    let (records, _) = cohort(&Config { children: 1, days: 28, seed: 3, ..Config::default() });
+    let mut engine = migru_core::patterns::Engine::default();
+    for (i, r) in records.iter().enumerate() {
+        engine.observe_stored(i as i64 + 1, r);
+    }
+    let saved = migru_core::patterns::encode(&engine).expect("encode");
+    let t = std::time::Instant::now();
+    for _ in 0..20 {
+        std::hint::black_box(migru_core::patterns::encode(&engine).expect("encode"));
+    }
+    println!("STATE bytes {} encode {:?} each", saved.state.len(), t.elapsed() / 20);
+}
