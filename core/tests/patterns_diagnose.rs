@@ -64,7 +64,7 @@ fn diagnose_misses_and_false_discoveries() {
         println!("seed {seed}: eligible by kind [eligible, found, own p<0.05, -, tested] {miss:?}");
         println!("seed {seed}: significant by kind (flagged, true) {tp_by_kind:?}");
         let mut fps: Vec<_> = fp.into_iter().collect();
-        fps.sort_by(|a, b| b.1.cmp(&a.1));
+        fps.sort_by_key(|f| std::cmp::Reverse(f.1));
         println!("seed {seed}: false discoveries {fps:#?}");
     }
 }

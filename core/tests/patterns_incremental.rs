@@ -85,7 +85,7 @@ fn batch(records: &[Record]) -> Aggregates {
     let observed_from = flat.iter().find(|f| !matches!(f.record.body, Body::Env { .. })).map(|f| f.ts);
     for hour in first.div_euclid(HOUR_MS)..=last.div_euclid(HOUR_MS) {
         let (start, end) = (hour * HOUR_MS, hour * HOUR_MS + HOUR_MS);
-        let offset = flat.iter().filter(|f| f.ts >= end - 24 * HOUR_MS && f.ts < end).last().map_or(first_offset, |f| f.offset);
+        let offset = flat.iter().rfind(|f| f.ts >= end - 24 * HOUR_MS && f.ts < end).map_or(first_offset, |f| f.offset);
         let mut cell = CellInputs { hour, offset_min: offset, ..CellInputs::default() };
         cell.valid = observed_from.map_or(0, |from| span_mask(hour * 60, from.div_euclid(MINUTE_MS), last.div_euclid(MINUTE_MS)));
         let env = |until: i64, pick: &dyn Fn(&Body) -> Option<f64>| {
