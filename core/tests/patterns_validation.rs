@@ -63,10 +63,11 @@ fn full_cohort_200_children_28_days() {
         println!("seed {seed}");
         report(&e);
         // Issue targets: precision >= 0.95, recall >= 0.70, effect-free <= 5 %. Only the last is
-        // met (measured, seeds 1 and 2: precision 0.87 / 0.85, recall 0.49 / 0.46, effect-free
-        // 3 / 100 and 1 / 100; ADR 0003); printed above, guarded here at the measured levels.
-        assert!(e.engine.precision >= 0.8, "precision {}", e.engine.precision);
-        assert!(e.engine.recall >= 0.4, "recall {}", e.engine.recall);
+        // met (measured, seeds 1 and 2: precision 0.94 / 0.90, recall 0.50 / 0.48, effect-free
+        // 2 / 100 and 2 / 100; ADR 0003 says why recall is bounded by 28 days of data);
+        // printed above, guarded here just under the measured levels.
+        assert!(e.engine.precision >= 0.88, "precision {}", e.engine.precision);
+        assert!(e.engine.recall >= 0.45, "recall {}", e.engine.recall);
         assert!(e.engine.effect_free_share_with_any <= 0.05);
     }
 }

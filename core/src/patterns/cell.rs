@@ -33,7 +33,31 @@ pub const RELIEF_CANDIDATES: usize = 11;
 /// pattern that only rides on another (humid hours are low-pressure hours) is not reported as
 /// its own (ADR 0003).
 pub const STRATIFIERS: [usize; 8] = [WEATHER0, WEATHER0 + 1, WEATHER0 + 2, WEATHER0 + 3, DAYTYPE0, TOD0, TOD0 + 1, TOD0 + 2];
-pub const JOINT_CELLS: usize = RATE_CANDIDATES * STRATIFIERS.len();
+/// Activities happen at their own times of day (screen time in the evening, homework after
+/// school), so a trigger and a time of day can each ride on the other, and two triggers done
+/// back to back can too. Times of day and triggers (`TRIGGER_STRATIFIED`, candidates
+/// `TOD0..TOD0 + 4` and the 15 triggers) are therefore also kept within the strata of every
+/// trigger; these cells follow the `STRATIFIERS` block at
+/// `RATE_CANDIDATES * STRATIFIERS.len() + j * 15 + t` (ADR 0003).
+pub const TRIGGER_STRATIFIED: usize = 4 + 15;
+pub const JOINT_CELLS: usize = RATE_CANDIDATES * STRATIFIERS.len() + TRIGGER_STRATIFIED * 15;
+
+/// Candidate index of the `j`-th trigger-stratified candidate.
+pub fn trigger_stratified_candidate(j: usize) -> usize {
+    if j < 4 { TOD0 + j } else { TRIGGER0 + j - 4 }
+}
+
+/// Where the counts of candidate `i` within the strata of candidate `strat` are kept, if they are.
+pub fn joint_index(i: usize, strat: usize) -> Option<usize> {
+    if let Some(s) = STRATIFIERS.iter().position(|&x| x == strat) {
+        return Some(i * STRATIFIERS.len() + s);
+    }
+    if !(TRIGGER0..TRIGGER0 + 15).contains(&strat) {
+        return None;
+    }
+    let j = (0..TRIGGER_STRATIFIED).find(|&j| trigger_stratified_candidate(j) == i)?;
+    Some(RATE_CANDIDATES * STRATIFIERS.len() + j * 15 + (strat - TRIGGER0))
+}
 
 /// Thresholds (documented in ADR 0003).
 pub const LOW_PRESSURE_HPA: f64 = 1010.0;
@@ -86,12 +110,28 @@ pub fn span_mask(start_min: i64, from_min: i64, to_min: i64) -> u64 {
 }
 
 /// Counts behind one rate-type candidate: symptom episodes and awake minutes, exposed and not.
+/// Serialised as `[exposed_events, exposed_min, unexposed_events, unexposed_min]`: a child's
+/// state holds ~1,100 of them and is saved every third turn, so field names would triple it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "[u64; 4]", into = "[u64; 4]")]
 pub struct RateCounts {
     pub exposed_events: u32,
     pub exposed_min: u64,
     pub unexposed_events: u32,
     pub unexposed_min: u64,
+}
+
+impl From<RateCounts> for [u64; 4] {
+    fn from(c: RateCounts) -> Self {
+        [u64::from(c.exposed_events), c.exposed_min, u64::from(c.unexposed_events), c.unexposed_min]
+    }
+}
+
+impl From<[u64; 4]> for RateCounts {
+    fn from(a: [u64; 4]) -> Self {
+        let events = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        RateCounts { exposed_events: events(a[0]), exposed_min: a[1], unexposed_events: events(a[2]), unexposed_min: a[3] }
+    }
 }
 
 impl RateCounts {
@@ -120,8 +160,9 @@ pub struct CellSummary {
     pub awake_min: u32,
     pub onsets: u32,
     pub rate: [RateCounts; RATE_CANDIDATES],
-    /// Per (candidate, stratifier) at `candidate * STRATIFIERS.len() + s`: the candidate's counts
-    /// within the stratifier's exposed and unexposed minutes.
+    /// Per (candidate, stratifier) at `candidate * STRATIFIERS.len() + s` (then the trigger
+    /// block, `joint_index`): the candidate's counts within the stratifier's exposed and
+    /// unexposed minutes. Empty when the hour has no at-risk minute (all counts zero).
     pub joint: Vec<[RateCounts; 2]>,
     pub reliefs: Vec<(ReliefStrategy, u32)>,
 }
@@ -179,13 +220,25 @@ impl CellInputs {
             features[TRIGGER0 + i] = Some(*mask);
         }
         let mut rate = [RateCounts::default(); RATE_CANDIDATES];
-        let mut joint = vec![[RateCounts::default(); 2]; JOINT_CELLS];
-        for (i, feature) in features.iter().enumerate() {
-            let Some(feature) = *feature else { continue };
-            rate[i] = counts(feature, observed, &self.onset_minutes);
-            for (s, &strat) in STRATIFIERS.iter().enumerate() {
-                if let Some(within) = features[strat] {
-                    let cell = &mut joint[i * STRATIFIERS.len() + s];
+        // An hour with no at-risk minute (asleep, unobserved: ~40 % of a child's hours) adds
+        // nothing to any rate or joint count: no allocation, and `Aggregates::absorb` skips it.
+        let mut joint = if observed == 0 { Vec::new() } else { vec![[RateCounts::default(); 2]; JOINT_CELLS] };
+        if observed != 0 {
+            for (i, feature) in features.iter().enumerate() {
+                let Some(feature) = *feature else { continue };
+                rate[i] = counts(feature, observed, &self.onset_minutes);
+                for (s, &strat) in STRATIFIERS.iter().enumerate() {
+                    if let Some(within) = features[strat] {
+                        let cell = &mut joint[i * STRATIFIERS.len() + s];
+                        cell[0] = counts(feature, observed & within, &self.onset_minutes);
+                        cell[1] = counts(feature, observed & !within & FULL, &self.onset_minutes);
+                    }
+                }
+            }
+            for j in 0..TRIGGER_STRATIFIED {
+                let Some(feature) = features[trigger_stratified_candidate(j)] else { continue };
+                for (t, &within) in self.trigger.iter().enumerate() {
+                    let cell = &mut joint[RATE_CANDIDATES * STRATIFIERS.len() + j * 15 + t];
                     cell[0] = counts(feature, observed & within, &self.onset_minutes);
                     cell[1] = counts(feature, observed & !within & FULL, &self.onset_minutes);
                 }

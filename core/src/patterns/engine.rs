@@ -74,7 +74,8 @@ pub enum Observed {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Aggregates {
     pub rate: Vec<RateCounts>,
-    /// Rate counts within strata of the stratifiers (`cell::STRATIFIERS`), candidate-major.
+    /// Rate counts within strata of the stratifiers (`cell::STRATIFIERS`, candidate-major), then
+    /// of times of day and triggers within every trigger (`cell::joint_index`).
     pub joint: Vec<[RateCounts; 2]>,
     pub relief: Vec<ReliefCounts>,
     pub awake_min: u64,
@@ -98,8 +99,10 @@ impl Aggregates {
 
     /// Folds one hour in: O(number of candidates).
     pub fn absorb(&mut self, cell: &CellSummary) {
-        for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
-            total.add(add);
+        if cell.awake_min > 0 {
+            for (total, add) in self.rate.iter_mut().zip(cell.rate.iter()) {
+                total.add(add);
+            }
         }
         for (total, add) in self.joint.iter_mut().zip(cell.joint.iter()) {
             total[0].add(&add[0]);
@@ -130,13 +133,50 @@ impl Aggregates {
     }
 }
 
+/// Summaries of open hours computed by earlier reports, reused until an event could change
+/// them (`ChildState::invalidate_from`). Derived data: not serialised, not compared, rebuilt
+/// on demand, so a report every third turn summarises only the hours a new message touched
+/// (~8) instead of all ~55 open hours.
+#[derive(Debug, Default)]
+pub struct OpenCache(std::sync::Mutex<BTreeMap<i64, CellSummary>>);
+
+impl OpenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, CellSummary>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for OpenCache {
+    fn clone(&self) -> Self {
+        OpenCache(std::sync::Mutex::new(self.lock().clone()))
+    }
+}
+
+impl PartialEq for OpenCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// How far back an event at `t` can change an hour's summary: a relief ends the episode that
+/// began up to 6 h earlier (its in-episode minutes), plus the hour it falls in.
+const INVALIDATE_BACK_MS: i64 = RELIEF_LOOKBACK_MS + HOUR_MS;
+
 /// One child's engine state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildState {
     /// Newest event time accepted (UTC ms).
     pub watermark_ms: i64,
-    /// Oldest event time accepted (UTC ms): the observation starts here.
+    /// Oldest event time accepted (UTC ms), weather readings included: hours are finalised from
+    /// here.
     pub first_ms: i64,
+    /// Oldest accepted event the *child* produced (anything but a weather reading): the
+    /// observation (at-risk time) starts here. Weather readings before a child's first diary
+    /// entry (a phone fetches them in the background; the simulator emits 48 h of them for the
+    /// 24 h pressure-drop baseline) say nothing about whether the child was there to report a
+    /// headache, so they open no at-risk time (ADR 0003, "Observation window").
+    #[serde(default)]
+    pub observed_from_ms: Option<i64>,
     /// Every hour before this one (UTC hour index) is final and folded into `totals`.
     pub open_from_hour: Option<i64>,
     pub totals: Aggregates,
@@ -155,6 +195,8 @@ pub struct ChildState {
     first_key: Key,
     first_offset_min: i32,
     final_hours_since_prune: u32,
+    #[serde(skip)]
+    open_cache: OpenCache,
 }
 
 /// The engine over every child in a stream.
@@ -210,6 +252,7 @@ impl ChildState {
         ChildState {
             watermark_ms: first_key.0,
             first_ms: first_key.0,
+            observed_from_ms: None,
             open_from_hour: None,
             totals: Aggregates::new(),
             conversations: 0,
@@ -221,6 +264,7 @@ impl ChildState {
             first_key,
             first_offset_min,
             final_hours_since_prune: 0,
+            open_cache: OpenCache::default(),
         }
     }
 
@@ -240,16 +284,33 @@ impl ChildState {
             self.symptoms.insert(key);
         }
         self.recent.insert(key, entry);
+        // Everything an event changes lies from 6 h before it onwards (later hours: triggers,
+        // episodes, the clock offset, the 24 h pressure baseline); a new watermark also moves
+        // the end of the old watermark's hour; a new first event changes the fallback offset.
+        let from_ms = (key.0 - INVALIDATE_BACK_MS).min(self.watermark_ms);
         if key < self.first_key {
             self.first_key = key;
             self.first_offset_min = entry.offset_min;
+            self.open_cache.lock().clear();
+        } else {
+            self.invalidate_from(from_ms);
         }
         self.first_ms = self.first_key.0;
+        if !matches!(entry.obs, Obs::Env { .. }) {
+            self.observed_from_ms = Some(self.observed_from_ms.map_or(key.0, |t| t.min(key.0)));
+        }
         if key.0 > self.watermark_ms {
             self.watermark_ms = key.0;
             self.finalise_ready(lateness_ms);
         }
         Observed::Accepted
+    }
+
+    fn invalidate_from(&mut self, from_ms: i64) {
+        let cache = self.open_cache.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !cache.is_empty() {
+            cache.split_off(&from_ms.div_euclid(HOUR_MS).saturating_sub(1));
+        }
     }
 
     /// The first hour of the observation, or the first still open.
@@ -286,11 +347,17 @@ impl ChildState {
         (self.first_open_hour()..=last).map(|h| self.inputs(h).summarise()).collect()
     }
 
-    /// Final counts plus the open hours: what a from-scratch computation would give now.
+    /// Final counts plus the open hours: what a from-scratch computation would give now. Open
+    /// hours that no event touched since the last call come from the cache.
     pub fn current(&self) -> Aggregates {
         let mut totals = self.totals.clone();
-        for cell in self.open_cells() {
-            totals.absorb(&cell);
+        let (first, last) = (self.first_open_hour(), self.watermark_ms.div_euclid(HOUR_MS));
+        let mut cache = self.open_cache.lock();
+        // Hours that became final are in `totals` now.
+        *cache = cache.split_off(&first);
+        for h in first..=last {
+            let cell = cache.entry(h).or_insert_with(|| self.inputs(h).summarise());
+            totals.absorb(cell);
         }
         totals
     }
@@ -301,7 +368,9 @@ impl ChildState {
         let end = start + HOUR_MS;
         let start_min = hour * 60;
         let mut cell = CellInputs { hour, offset_min: self.offset_at(end), ..CellInputs::default() };
-        cell.valid = span_mask(start_min, self.first_ms.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS));
+        cell.valid = self.observed_from_ms.map_or(0, |from| {
+            span_mask(start_min, from.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS))
+        });
         for (&(sleep_start, _), &sleep_end) in self.sleeps.range((start - MAX_SLEEP_MS, 0)..(end, 0)) {
             let sleep_end = sleep_end.min(sleep_start + MAX_SLEEP_MS);
             if sleep_end > start {

@@ -11,7 +11,7 @@ use crate::store::{EventFilter, PatternState, Store, StoreError};
 
 /// Bumped whenever the engine's serialised form or its definitions (what counts as exposure)
 /// change, so an old state is rebuilt rather than mixed with new counts.
-pub const STATE_FORMAT: u8 = 2;
+pub const STATE_FORMAT: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatternsError {

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::cell::{
-    RATE_CANDIDATES, STRATIFIERS, DAY_TYPES, DAYTYPE0, HOUR_MS, RateCounts, ReliefCounts, TIME_OF_DAY, TOD0, TRIGGER0, WEATHER, WEATHER0, WEEKDAY0,
+    RATE_CANDIDATES, STRATIFIERS, joint_index, DAY_TYPES, DAYTYPE0, HOUR_MS, RateCounts, ReliefCounts, TIME_OF_DAY, TOD0, TRIGGER0, WEATHER, WEATHER0, WEEKDAY0,
     WEEKDAYS,
 };
 use super::engine::{Aggregates, ChildState};
@@ -145,7 +145,7 @@ pub fn build(user: &str, child: &ChildState) -> Report {
     }
     Report {
         user: user.to_owned(),
-        observed_from: rfc3339(child.first_ms),
+        observed_from: rfc3339(child.observed_from_ms.unwrap_or(child.first_ms)),
         observed_until: rfc3339(child.watermark_ms),
         awake_hours: totals.awake_min as f64 / 60.0,
         symptom_episodes: totals.onsets,
@@ -261,31 +261,38 @@ fn candidate(
     }
 }
 
-/// Re-tests every tested rate candidate within the strata of each *other* stratifier that was
-/// found significant (`cell::STRATIFIERS`), keeping the largest p-value. A p-value can only grow,
+/// Re-tests every tested rate candidate within the strata of each *stronger* stratifier that
+/// was found significant (`cell::STRATIFIERS`; for times of day and triggers also every trigger,
+/// `cell::joint_index`), keeping the largest p-value. A p-value can only grow,
 /// so Benjamini–Hochberg on the result still controls the false discovery rate; what it removes
 /// are patterns that hold only through another (humid hours are low-pressure hours). Returns
 /// whether any p-value changed. Candidates are in `rate_names()` order, rate ones first.
 fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) -> bool {
-    let found: Vec<(usize, usize)> = STRATIFIERS
+    let found: Vec<usize> = STRATIFIERS
         .iter()
-        .enumerate()
-        .filter(|(_, i)| candidates[**i].significant)
-        .map(|(s, i)| (s, *i))
+        .copied()
+        .chain(TRIGGER0..TRIGGER0 + 15)
+        .filter(|&i| candidates[i].significant)
         .collect();
     if found.is_empty() {
         return false;
     }
+    // Strength order: a candidate is re-tested only within discoveries whose own test is
+    // stronger (smaller own p; ties by index). Of two patterns that ride on each other (homework
+    // and screen time back to back), the stronger one stands and the weaker one must survive
+    // within its strata; re-testing each within the other (session 2) discarded both.
+    let own: Vec<f64> = candidates.iter().map(|c| c.p_unadjusted).collect();
+    let stronger = |s: usize, i: usize| (own[s], s) < (own[i], i);
     let mut changed = false;
     for (i, c) in candidates.iter_mut().enumerate().take(RATE_CANDIDATES) {
         if !c.tested {
             continue;
         }
-        for &(s, strat) in &found {
-            if strat == i {
+        for &strat in &found {
+            if strat == i || !stronger(strat, i) {
                 continue;
             }
-            let cells = &totals.joint[i * STRATIFIERS.len() + s];
+            let Some(cells) = joint_index(i, strat).and_then(|x| totals.joint.get(x)) else { continue };
             let strata: Vec<(u64, f64, u64, f64)> = cells
                 .iter()
                 .map(|r| (u64::from(r.exposed_events), r.exposed_min as f64, u64::from(r.unexposed_events), r.unexposed_min as f64))

@@ -52,12 +52,37 @@ fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// Clopper–Pearson intervals already computed on this thread. The interval depends on the two
+/// counts only, and between two reports of a child almost every candidate's counts are the same,
+/// so the beta-quantile bisections (the largest cost of a report) run only for counts that
+/// changed. Bounded: cleared when it reaches `CP_MEMO_MAX` entries.
+const CP_MEMO_MAX: usize = 4096;
+thread_local! {
+    static CP_MEMO: std::cell::RefCell<std::collections::HashMap<(u64, u64), (f64, f64)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Clopper–Pearson (exact) interval for a binomial proportion `k / n`.
 pub fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
-    let alpha = 1.0 - CONFIDENCE_LEVEL;
     if n == 0 {
         return (0.0, 1.0);
     }
+    if let Some(hit) = CP_MEMO.with(|m| m.borrow().get(&(k, n)).copied()) {
+        return hit;
+    }
+    let interval = clopper_pearson_uncached(k, n);
+    CP_MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= CP_MEMO_MAX {
+            m.clear();
+        }
+        m.insert((k, n), interval);
+    });
+    interval
+}
+
+fn clopper_pearson_uncached(k: u64, n: u64) -> (f64, f64) {
+    let alpha = 1.0 - CONFIDENCE_LEVEL;
     let low = if k == 0 { 0.0 } else { beta_quantile(alpha / 2.0, k as f64, (n - k + 1) as f64) };
     let high = if k == n { 1.0 } else { beta_quantile(1.0 - alpha / 2.0, (k + 1) as f64, (n - k) as f64) };
     (low, high)
