@@ -38,7 +38,7 @@ fn record(id: Uuid, content: &str, alert: bool) -> IncomingRecord {
 async fn families_devices_and_revocation(store: Arc<dyn Storage>) {
     let (family_id, parent) = family(&*store).await;
     let auth = store.authenticate(parent.token_hash).await.unwrap().unwrap();
-    assert_eq!(auth, DeviceAuth { device_id: parent.id, family_id, role: Role::Parent });
+    assert_eq!(auth, DeviceAuth { device_id: parent.id, family_id, role: Role::Parent, settings: Default::default() });
     let (other_family, other_parent) = family(&*store).await;
     assert!(!store.revoke_device(family_id, other_parent.id, NOW).await.unwrap(), "cross-family revoke");
     assert!(store.authenticate(other_parent.token_hash).await.unwrap().is_some());
