@@ -496,7 +496,7 @@ impl Storage for PostgresStore {
             .client()
             .await?
             .execute(
-                "UPDATE jobs SET locked_until_ms = $3 + $4 WHERE id = $1 AND state = 'running' AND locked_by = $2",
+                "UPDATE jobs SET locked_until_ms = $3::BIGINT + $4::BIGINT WHERE id = $1 AND state = 'running' AND locked_by = $2",
                 &[&job_id, &worker, &now_ms, &lease_ms],
             )
             .await?;
