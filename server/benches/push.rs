@@ -9,6 +9,15 @@
 //!   check, JSON parsing, validation against the record contract, canonical encoding, SHA-256,
 //!   storage, the response.
 //!
+//! With `MIGRU_TEST_POSTGRES_URL` set, a second group does the same on PostgreSQL (in a schema of
+//! its own, dropped afterwards):
+//!
+//! - `raw_on_conflict_insert` (peer): the same rows as one `INSERT … SELECT FROM unnest(…) ON
+//!   CONFLICT DO NOTHING RETURNING id` inside a transaction — what the store did before it tried a
+//!   plain INSERT first;
+//! - `storage_push_records`: `PostgresStore::push_records` (plain INSERT committed on its own,
+//!   falling back to the ON CONFLICT transaction when an id is already stored).
+//!
 //!     cargo bench -p migru-server --bench push
 
 use std::sync::Arc;
@@ -152,6 +161,67 @@ fn bench(c: &mut Criterion) {
         )
     });
     group.finish();
+    if let Ok(url) = std::env::var("MIGRU_TEST_POSTGRES_URL") {
+        bench_postgres(c, &rt, &url, now_ms);
+    }
+}
+
+fn bench_postgres(c: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, now_ms: i64) {
+    let schema = format!("bench_push_{}", Uuid::now_v7().simple());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let (admin, store, mut raw) = rt.block_on(async {
+        let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+        let store = migru_server::storage::open(&scoped).await.unwrap();
+        let (raw, connection) = tokio_postgres::connect(&scoped, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        (admin, store, raw)
+    });
+    let (family, device) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+
+    let mut group = c.benchmark_group("push_1000_records_postgres");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(30);
+    group.bench_function("raw_on_conflict_insert", |b| {
+        b.iter_batched(
+            || incoming(now_ms),
+            |records| {
+                let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+                let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+                let ts: Vec<i64> = records.iter().map(|r| r.ts_ms).collect();
+                let hashes: Vec<&[u8]> = records.iter().map(|r| &r.content_hash[..]).collect();
+                let lines: Vec<&str> = records.iter().map(|r| r.line.as_str()).collect();
+                rt.block_on(async {
+                        let tx = raw.transaction().await.unwrap();
+                        let rows = tx
+                            .query(
+                                "INSERT INTO records (family_id, id, device_id, kind, ts_ms, content_hash, line, received_at_ms)
+                                 SELECT $1, r.id, $2, r.kind, r.ts_ms, r.h, r.line, $3
+                                 FROM unnest($4::text[], $5::text[], $6::int8[], $7::bytea[], $8::text[]) AS r(id, kind, ts_ms, h, line)
+                                 ON CONFLICT DO NOTHING RETURNING id",
+                                &[&family, &device, &now_ms, &ids, &kinds, &ts, &hashes, &lines],
+                            )
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                        rows.len()
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let (family_id, device_id) = (Uuid::now_v7(), Uuid::now_v7());
+    group.bench_function("storage_push_records", |b| {
+        b.iter_batched(
+            || incoming(now_ms),
+            |records| rt.block_on(store.push_records(family_id, device_id, &records, now_ms)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+    rt.block_on(admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))).unwrap();
 }
 
 criterion_group!(benches, bench);

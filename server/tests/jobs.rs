@@ -135,6 +135,167 @@ async fn failures_and_panics_are_retried_and_a_crashed_workers_job_is_taken_over
     assert_eq!(store.job_counts().await.unwrap().done, 3);
 }
 
+/// Runs for `duration` in small steps, then writes its "result" only if it still holds the
+/// lease; `dropped` tells when the worker stopped it.
+struct Slow {
+    duration: Duration,
+    runs: Arc<Mutex<Vec<String>>>,
+    written: Arc<Mutex<Vec<String>>>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+    worker: String,
+}
+
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for Slow {
+    fn kinds(&self) -> Vec<&'static str> {
+        vec!["slow"]
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        self.runs.lock().unwrap().push(self.worker.clone());
+        let flag = DropFlag(Arc::clone(&self.dropped));
+        let steps = (self.duration.as_millis() / 20).max(1);
+        for _ in 0..steps {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        jobs::ensure_lease()?;
+        self.written.lock().unwrap().push(self.worker.clone());
+        // Finished normally: not a drop by the worker.
+        std::mem::forget(flag);
+        Ok(())
+    }
+}
+
+fn slow(worker: &str, duration: Duration) -> Slow {
+    Slow {
+        duration,
+        runs: Arc::default(),
+        written: Arc::default(),
+        dropped: Arc::default(),
+        worker: worker.into(),
+    }
+}
+
+fn spawn_worker(
+    store: &Arc<dyn Storage>,
+    runner: Slow,
+    lease: Duration,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let config = WorkerConfig { name: runner.worker.clone(), poll: Duration::from_millis(10), lease };
+    let mut stopped = stopped;
+    tokio::spawn(jobs::run_worker(Arc::clone(store), Clock::default(), Arc::new(runner), config, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }))
+}
+
+/// A job that runs four times longer than its lease, with a second worker (its own pool, as a
+/// second process) polling all along: the heartbeat keeps the lease, the job runs once.
+async fn a_long_job_keeps_its_lease_and_runs_once(stores: Vec<Arc<dyn Storage>>) {
+    let now = Clock::default().now_ms();
+    let id = stores[0].enqueue_job("slow", None, "", now).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let lease = Duration::from_millis(300);
+    let first = slow("first", Duration::from_millis(1_200));
+    let (runs, written) = (Arc::clone(&first.runs), Arc::clone(&first.written));
+    let first = spawn_worker(&stores[0], first, lease, stopped.clone());
+    // The second worker starts once the first has claimed the job.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stores[0].job_counts().await.unwrap().running == 0 {
+        assert!(std::time::Instant::now() < deadline, "the job was never claimed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = slow("second", Duration::from_millis(1_200));
+    let second_runs = Arc::clone(&second.runs);
+    let second = spawn_worker(&stores[1], second, lease, stopped);
+    while stores[0].job_counts().await.unwrap().done == 0 {
+        assert!(std::time::Instant::now() < deadline, "the long job never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    first.await.unwrap();
+    second.await.unwrap();
+    assert_eq!(*runs.lock().unwrap(), ["first"]);
+    assert_eq!(*written.lock().unwrap(), ["first"]);
+    assert!(second_runs.lock().unwrap().is_empty(), "the second worker claimed a job whose lease was being renewed");
+    assert_eq!(stores[1].job_counts().await.unwrap().done, 1, "job {id}");
+}
+
+/// A worker whose job was taken over (its lease ran out while it was cut off, say) notices at its
+/// next heartbeat, stops the job and writes nothing; the new holder's outcome stands.
+async fn a_worker_that_lost_its_lease_stops_and_writes_nothing(stores: Vec<Arc<dyn Storage>>) {
+    let store = &stores[0];
+    let now = Clock::default().now_ms();
+    let id = store.enqueue_job("slow", None, "", now).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runner = slow("loser", Duration::from_secs(5));
+    let (runs, written, dropped) = (Arc::clone(&runner.runs), Arc::clone(&runner.written), Arc::clone(&runner.dropped));
+    let worker = spawn_worker(store, runner, Duration::from_millis(300), stopped);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while runs.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Another worker, whose clock is an hour ahead, sees the lease as expired and takes the job.
+    let thief = stores[1].claim_job("thief", &["slow"], now + 3_600_000, 60_000).await.unwrap().unwrap();
+    assert_eq!(thief.id, id);
+    while !dropped.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(std::time::Instant::now() < deadline, "the worker kept running a job it lost");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    assert!(written.lock().unwrap().is_empty(), "a worker without the lease wrote results");
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.running, counts.done, counts.queued), (1, 0, 0), "the loser reported nothing");
+    assert!(stores[1].finish_job(id, "thief", Ok(()), now + 3_600_001).await.unwrap(), "the new holder reports");
+}
+
+/// Two stores on one database: two pools on PostgreSQL, two connections sets on one SQLite file.
+async fn two_stores_postgres() -> Option<Vec<Arc<dyn Storage>>> {
+    let (first, url) = common::postgres().await?;
+    Some(vec![first, storage::open(&url).await.unwrap()])
+}
+
+async fn two_stores_sqlite() -> (Vec<Arc<dyn Storage>>, tempfile::TempDir) {
+    let (first, dir) = common::sqlite().await;
+    let second = storage::open(&format!("sqlite:{}", dir.path().join("server.db").display())).await.unwrap();
+    (vec![first, second], dir)
+}
+
+macro_rules! lease_tests {
+    ($($check:ident),* $(,)?) => {
+        mod lease_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (stores, _dir) = super::two_stores_sqlite().await;
+                    super::$check(stores).await;
+                }
+            )*
+        }
+        mod lease_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(stores) = super::two_stores_postgres().await else { return };
+                    super::$check(stores).await;
+                }
+            )*
+        }
+    };
+}
+
+lease_tests!(a_long_job_keeps_its_lease_and_runs_once, a_worker_that_lost_its_lease_stops_and_writes_nothing);
+
 async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
     let mut request = http.post(url).header("migru-protocol", "1").json(&body);
     if let Some(token) = token {

@@ -38,7 +38,7 @@ fn record(id: Uuid, content: &str, alert: bool) -> IncomingRecord {
 async fn families_devices_and_revocation(store: Arc<dyn Storage>) {
     let (family_id, parent) = family(&*store).await;
     let auth = store.authenticate(parent.token_hash).await.unwrap().unwrap();
-    assert_eq!(auth, DeviceAuth { device_id: parent.id, family_id, role: Role::Parent });
+    assert_eq!(auth, DeviceAuth { device_id: parent.id, family_id, role: Role::Parent, settings: Default::default() });
     let (other_family, other_parent) = family(&*store).await;
     assert!(!store.revoke_device(family_id, other_parent.id, NOW).await.unwrap(), "cross-family revoke");
     assert!(store.authenticate(other_parent.token_hash).await.unwrap().is_some());
@@ -197,6 +197,26 @@ async fn jobs_are_claimed_once(store: Arc<dyn Storage>) {
 
 const KINDS: &[&str] = &["analysis"];
 
+async fn leases_are_renewed_only_by_their_holder(store: Arc<dyn Storage>) {
+    let id = store.enqueue_job("analysis", None, "{}", NOW).await.unwrap();
+    let job = store.claim_job("a", KINDS, NOW, 1_000).await.unwrap().unwrap();
+    assert_eq!(job.id, id);
+    // The holder's heartbeat moves the lease on; past the first expiry nobody can claim it.
+    assert!(store.renew_job(id, "a", NOW + 900, 1_000).await.unwrap());
+    assert_eq!(store.claim_job("b", KINDS, NOW + 1_500, 1_000).await.unwrap(), None, "renewed lease still held");
+    assert!(!store.renew_job(id, "b", NOW + 1_500, 1_000).await.unwrap(), "only the holder renews");
+    // Without renewal the lease runs out and another worker takes the job over: the old
+    // holder's renewal then fails (it must stop), and so does its report.
+    let taken = store.claim_job("b", KINDS, NOW + 2_000, 1_000).await.unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempts), (id, 2));
+    assert!(!store.renew_job(id, "a", NOW + 2_001, 1_000).await.unwrap(), "the old holder lost the lease");
+    assert!(!store.finish_job(id, "a", Ok(()), NOW + 2_002).await.unwrap());
+    assert!(store.renew_job(id, "b", NOW + 2_500, 1_000).await.unwrap());
+    assert!(store.finish_job(id, "b", Ok(()), NOW + 2_600).await.unwrap());
+    assert!(!store.renew_job(id, "b", NOW + 2_700, 1_000).await.unwrap(), "a finished job has no lease");
+    assert_eq!(store.job_counts().await.unwrap().done, 1);
+}
+
 async fn waiting_jobs_are_deduplicated(store: Arc<dyn Storage>) {
     let family_id = Uuid::now_v7();
     let first = store.enqueue_job_once("analysis", Some(family_id), "a:1", "{}", NOW).await.unwrap();
@@ -270,6 +290,7 @@ both_backends!(
     change_feed_pages_in_order_per_family,
     feedback_is_last_writer_wins,
     jobs_are_claimed_once,
+    leases_are_renewed_only_by_their_holder,
     waiting_jobs_are_deduplicated,
     records_page_by_kind_without_skipping_equal_timestamps,
 );

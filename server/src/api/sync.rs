@@ -71,7 +71,7 @@ async fn push(
             state.limits.max_records_per_batch
         )));
     }
-    let settings = state.store.family_settings(device.family_id).await?;
+    let settings = device.settings;
     let now_ms = state.clock.now_ms();
     let mut response = PushResponse::default();
     let mut incoming = Vec::with_capacity(body.records.len());

@@ -28,6 +28,8 @@ pub async fn run(state: &AppState, job: &Job) -> Result<(), JobError> {
     let results = tokio::task::spawn_blocking(move || family::analyze_family(&records))
         .await
         .map_err(|e| JobError::Task(e.to_string()))??;
+    // The analysis may have outlived the lease; a worker that lost it publishes nothing.
+    super::ensure_lease()?;
     let now_ms = state.clock.now_ms();
     for result in &results {
         let body = body(result, now_ms);

@@ -7,6 +7,11 @@
 //!   mid-job (crash, SIGKILL, deploy) simply stops; when its lease runs out another worker claims
 //!   the job again, so work survives restarts. A worker reports an outcome only while it still
 //!   holds the lease.
+//! - While a job runs, its worker renews the lease every third of its length ([`hold_lease`]),
+//!   so a long job (a retrain, a big family's analysis) is never claimed twice; the renewals stop
+//!   when the job ends. A worker whose renewal finds the job taken over (or that could not renew
+//!   before the lease ran out) drops the job at its next `await` and reports nothing; jobs also
+//!   call [`ensure_lease`] right before they write results.
 //! - A failing (or panicking) job is retried with exponential backoff (2, 4, 8 … s) up to
 //!   [`MAX_JOB_ATTEMPTS`](crate::storage::MAX_JOB_ATTEMPTS) attempts, then stays `failed` with its
 //!   last error.
@@ -21,6 +26,7 @@ pub mod retrain;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +34,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::storage::{Job, Storage, StorageError};
 
 /// What went wrong in a job (stored as its `last_error`; no personal data).
@@ -44,6 +50,85 @@ pub enum JobError {
     Task(String),
     #[error("retraining: {0}")]
     Training(#[from] crate::training::TrainingError),
+    #[error(transparent)]
+    LeaseLost(#[from] LeaseLost),
+}
+
+/// The worker no longer holds the job's lease: its results must not be written.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the job's lease ran out or another worker took the job over; its results are not written")]
+pub struct LeaseLost;
+
+/// The lease on the job the current task runs: held until `until_ms` as of its last renewal,
+/// unless a renewal found it taken over.
+#[derive(Debug)]
+struct Lease {
+    clock: Clock,
+    until_ms: AtomicI64,
+    lost: AtomicBool,
+}
+
+impl Lease {
+    fn held(&self) -> bool {
+        !self.lost.load(Ordering::Acquire) && self.clock.now_ms() < self.until_ms.load(Ordering::Acquire)
+    }
+}
+
+tokio::task_local! {
+    static LEASE: Arc<Lease>;
+}
+
+/// Jobs call this right before they write results. Inside [`hold_lease`] it fails once the lease
+/// is lost or has run out without a renewal; outside (a job run directly by a test) it passes.
+pub fn ensure_lease() -> Result<(), LeaseLost> {
+    match LEASE.try_with(|lease| lease.held()) {
+        Ok(false) => Err(LeaseLost),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `work` while holding job `job_id`'s lease for `worker`: renews it to `now + lease_ms`
+/// every third of `lease_ms` until `work` ends. When a renewal finds the job taken over, or no
+/// renewal succeeded before the lease ran out (database unreachable), `work` is dropped — it
+/// stops at its next `await` — and `None` is returned: the caller must not report an outcome.
+pub async fn hold_lease<F: Future>(
+    store: &dyn Storage,
+    clock: &Clock,
+    job_id: i64,
+    worker: &str,
+    lease_ms: i64,
+    work: F,
+) -> Option<F::Output> {
+    let lease = Arc::new(Lease {
+        clock: clock.clone(),
+        until_ms: AtomicI64::new(clock.now_ms() + lease_ms),
+        lost: AtomicBool::new(false),
+    });
+    let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(0).max(1));
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = clock.now_ms();
+            match store.renew_job(job_id, worker, now, lease_ms).await {
+                Ok(true) => lease.until_ms.store(now + lease_ms, Ordering::Release),
+                Ok(false) => {
+                    tracing::warn!("another worker took the job over; stopping it without reporting");
+                    break;
+                }
+                Err(error) if clock.now_ms() >= lease.until_ms.load(Ordering::Acquire) => {
+                    tracing::warn!(%error, "the lease ran out without a renewal; stopping the job without reporting");
+                    break;
+                }
+                Err(error) => tracing::warn!(%error, "renewing the job's lease failed; trying again"),
+            }
+        }
+        lease.lost.store(true, Ordering::Release);
+    };
+    tokio::select! {
+        biased;
+        output = LEASE.scope(Arc::clone(&lease), work) => Some(output),
+        () = heartbeat => None,
+    }
 }
 
 /// Every kind of background job this server runs.
@@ -151,7 +236,7 @@ pub async fn run_worker(
             claimed = store.claim_job(&config.name, &kinds, clock.now_ms(), lease_ms) => claimed,
         };
         match claimed {
-            Ok(Some(job)) => run_claimed(&*store, &clock, &*runner, &config.name, job).await,
+            Ok(Some(job)) => run_claimed(&*store, &clock, &*runner, &config.name, lease_ms, job).await,
             Ok(None) => {
                 tokio::select! {
                     () = &mut shutdown => break,
@@ -170,21 +255,31 @@ pub async fn run_worker(
     tracing::info!(worker = %config.name, "job worker stopped");
 }
 
-async fn run_claimed(store: &dyn Storage, clock: &crate::state::Clock, runner: &dyn Runner, worker: &str, job: Job) {
+async fn run_claimed(store: &dyn Storage, clock: &Clock, runner: &dyn Runner, worker: &str, lease_ms: i64, job: Job) {
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts);
-    run_claimed_in_span(store, clock, runner, worker, job).instrument(span).await;
+    run_claimed_in_span(store, clock, runner, worker, lease_ms, job).instrument(span).await;
 }
 
 async fn run_claimed_in_span(
     store: &dyn Storage,
-    clock: &crate::state::Clock,
+    clock: &Clock,
     runner: &dyn Runner,
     worker: &str,
+    lease_ms: i64,
     job: Job,
 ) {
     let started = std::time::Instant::now();
-    let outcome = match std::panic::AssertUnwindSafe(runner.run(&job)).catch_unwind().await {
+    let run = std::panic::AssertUnwindSafe(runner.run(&job)).catch_unwind();
+    let Some(result) = hold_lease(store, clock, job.id, worker, lease_ms, run).await else {
+        tracing::warn!(elapsed_ms = started.elapsed().as_millis() as u64, "job stopped: its lease was lost");
+        return;
+    };
+    let outcome = match result {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(JobError::LeaseLost(_) | JobError::Training(crate::training::TrainingError::LeaseLost(_)))) => {
+            tracing::warn!("job stopped before writing its results: its lease was lost");
+            return;
+        }
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("the job panicked".to_owned()),
     };

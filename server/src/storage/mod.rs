@@ -73,12 +73,14 @@ pub struct NewDevice {
     pub token_hash: [u8; 32],
 }
 
-/// Who a valid (not revoked) token belongs to.
+/// Who a valid (not revoked) token belongs to, with its family's settings read in the same
+/// query (a push needs both; one round trip instead of two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceAuth {
     pub device_id: Uuid,
     pub family_id: Uuid,
     pub role: Role,
+    pub settings: FamilySettings,
 }
 
 /// A device as its family's parents see it.
@@ -241,7 +243,8 @@ pub trait Storage: TrainingStore + Send + Sync + std::fmt::Debug {
     /// Uses the code (once, before it expires) and registers the device in its family.
     async fn redeem_pairing_code(&self, code_hash: [u8; 32], device: &NewDevice, now_ms: i64) -> Result<Option<Uuid>>;
 
-    /// The device holding this token, unless revoked.
+    /// The device holding this token, unless revoked, and its family's settings. Asked on every
+    /// request (never cached), so a revocation holds at once in every server sharing the database.
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>>;
     async fn list_devices(&self, family_id: Uuid) -> Result<Vec<DeviceInfo>>;
     /// Revokes a device of this family; false when the family has no such device.
@@ -287,6 +290,10 @@ pub trait Storage: TrainingStore + Send + Sync + std::fmt::Debug {
     /// Claims the oldest ready job of one of `kinds` (or one whose lease expired) for `lease_ms`.
     /// Kinds this worker does not know stay queued for a server that does.
     async fn claim_job(&self, worker: &str, kinds: &[&str], now_ms: i64, lease_ms: i64) -> Result<Option<Job>>;
+    /// Extends the lease of a job this worker holds to `now_ms + lease_ms` (the running worker's
+    /// heartbeat). False when the job is no longer running under this worker (another worker took
+    /// it over after the lease ran out, or it was finished): the caller must stop the job.
+    async fn renew_job(&self, job_id: i64, worker: &str, now_ms: i64, lease_ms: i64) -> Result<bool>;
     /// Marks a job this worker holds done, or failed with a reason (retried with exponential
     /// backoff up to [`MAX_JOB_ATTEMPTS`]). False when the lease had expired and another worker
     /// took the job over: the outcome is then dropped, the new holder reports its own.
@@ -373,8 +380,13 @@ pub(crate) fn parse_body(text: &str) -> Result<serde_json::Value> {
 // Row mapping shared by both backends: each backend reads its columns into plain values (its
 // driver's types differ) and these build the domain types, with one set of checks.
 
-pub(crate) fn device_auth(device: &str, family: &str, role: &str) -> Result<DeviceAuth> {
-    Ok(DeviceAuth { device_id: parse_uuid(device)?, family_id: parse_uuid(family)?, role: Role::parse(role)? })
+pub(crate) fn device_auth(device: &str, family: &str, role: &str, share_text: bool) -> Result<DeviceAuth> {
+    Ok(DeviceAuth {
+        device_id: parse_uuid(device)?,
+        family_id: parse_uuid(family)?,
+        role: Role::parse(role)?,
+        settings: FamilySettings { share_text },
+    })
 }
 
 pub(crate) fn device_info(

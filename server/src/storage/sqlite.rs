@@ -340,12 +340,15 @@ impl Storage for SqliteStore {
     async fn authenticate(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
         self.read(move |conn| {
             let row = conn
-                .prepare_cached("SELECT id, family_id, role FROM devices WHERE token_hash = ?1 AND revoked_at_ms IS NULL")?
+                .prepare_cached(
+                    "SELECT d.id, d.family_id, d.role, f.share_text FROM devices d JOIN families f ON f.id = d.family_id
+                     WHERE d.token_hash = ?1 AND d.revoked_at_ms IS NULL",
+                )?
                 .query_row([&token_hash[..]], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, bool>(3)?))
                 })
                 .optional()?;
-            row.map(|(device, family, role)| device_auth(&device, &family, &role)).transpose()
+            row.map(|(device, family, role, share_text)| device_auth(&device, &family, &role, share_text)).transpose()
         })
         .await
     }
@@ -523,6 +526,18 @@ impl Storage for SqliteStore {
                 )
                 .optional()?;
             row.map(|(id, kind, family, payload, attempts)| job(id, kind, family.as_deref(), payload, attempts)).transpose()
+        })
+        .await
+    }
+
+    async fn renew_job(&self, job_id: i64, worker: &str, now_ms: i64, lease_ms: i64) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE jobs SET locked_until_ms = ?3 + ?4 WHERE id = ?1 AND state = 'running' AND locked_by = ?2",
+                params![job_id, worker, now_ms, lease_ms],
+            )?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -88,13 +88,26 @@ pub async fn run_job(
     progress: Box<dyn FnMut(RetrainProgress) + Send>,
 ) -> Result<RetrainOutcome, TrainingError> {
     let result = match job.family_id {
-        Some(family_id) if job.kind == JOB_KIND => run_retrain_job(storage, settings, family_id, progress).await,
+        Some(family_id) if job.kind == JOB_KIND => {
+            let work = run_retrain_job(storage, settings, family_id, progress);
+            let clock = crate::state::Clock::default();
+            crate::jobs::hold_lease(storage, &clock, job.id, worker, CLAIM_LEASE_MS, work)
+                .await
+                .unwrap_or(Err(TrainingError::LeaseLost(crate::jobs::LeaseLost)))
+        }
         _ => Err(TrainingError::Data(format!("job {} is not a family retrain job", job.id))),
     };
+    if let Err(TrainingError::LeaseLost(_)) = result {
+        // Another worker holds the job now and reports its own outcome.
+        return result;
+    }
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
     storage.finish_job(job.id, worker, outcome, now_ms()).await?;
     result
 }
+
+/// The lease `migru-server retrain` takes on the job it runs (renewed while it trains).
+const CLAIM_LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// Enqueues (or finds) the family's retrain job, claims it and runs it: `migru-server retrain`.
 pub async fn retrain_now(
@@ -110,7 +123,7 @@ pub async fn retrain_now(
         None => storage.enqueue_job(JOB_KIND, Some(family_id), "{}", now).await?,
     };
     let job = storage
-        .claim_job_by_id(job_id, worker, now, 10 * 60 * 1000)
+        .claim_job_by_id(job_id, worker, now, CLAIM_LEASE_MS)
         .await?
         .ok_or_else(|| TrainingError::Busy(format!("retrain job {job_id} of family {family_id} is running elsewhere")))?;
     run_job(storage, settings, &job, worker, progress).await
@@ -146,6 +159,8 @@ pub async fn run_retrain_job(
     .await
     .map_err(|e| TrainingError::Data(format!("training task failed: {e}")))??;
     progress = progress_back;
+    // Training may have outlived the lease; a worker that lost it stores and publishes nothing.
+    crate::jobs::ensure_lease()?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let adapter = NewAdapter { model_version: info.model_version, sha256, bytes, feedback_count: count };
     let meta = storage.insert_adapter(family_id, &adapter, now_ms()).await?;

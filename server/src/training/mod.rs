@@ -39,5 +39,7 @@ pub enum TrainingError {
     #[error("adapter: {0}")]
     Adapter(String),
     #[error(transparent)]
+    LeaseLost(#[from] crate::jobs::LeaseLost),
+    #[error(transparent)]
     Llm(#[from] migru_core::llm::LlmError),
 }
