@@ -285,5 +285,25 @@ async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
         assert_eq!(status.as_u16(), 400, "{served}");
     }
     assert_eq!(store.arm_feedback(Some(family_id)).await.unwrap().len(), 1, "nothing recorded from a refused request");
+
+    // A crash between recording the served row and publishing its change: the phone's resent
+    // thumbs heal it (the change is published, the feedback counts) instead of a 404.
+    let orphan = Uuid::now_v7();
+    let now = chrono::Utc::now().timestamp_millis();
+    let row = ServedRecommendation { recommendation_id: orphan, prompt: "p".into(), text: "Go outside.".into(), arm: Arm::Base, adapter_version: None, served_at_ms: now };
+    assert!(store.record_served(family_id, &row).await.unwrap());
+    let status = http
+        .post(format!("{}/v1/feedback", server.url()))
+        .header("migru-protocol", "1")
+        .bearer_auth(&parent_token)
+        .json(&serde_json::json!({"recommendation_id": orphan, "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(),
+            "served": {"prompt": "p", "text": "Go outside.", "arm": "base"}}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200, "the resent thumbs of a half-recorded recommendation count");
+    let healed = store.feedback_examples(family_id).await.unwrap();
+    assert!(healed.iter().any(|e| e.recommendation_id == orphan && e.value == 1), "{healed:?}");
     server.stop().await;
 }

@@ -307,7 +307,15 @@ async fn feedback(
     let value = if body.value == Thumb::Up { 1 } else { -1 };
     let feedback =
         Feedback { recommendation_id: body.recommendation_id, device_id: parent.device_id, value, device_ts_ms };
-    match state.store.record_feedback(parent.family_id, feedback, now_ms).await? {
+    let mut result = state.store.record_feedback(parent.family_id, feedback, now_ms).await?;
+    if let (FeedbackResult::UnknownRecommendation, Some(served)) = (&result, &body.served) {
+        // The served row exists (recorded above or by an earlier try) but its change does not:
+        // a crash came between the two writes. Publish it now so the resent thumbs count.
+        tracing::warn!(recommendation_id = %body.recommendation_id, "served recommendation without its change; publishing it");
+        crate::training::ab::publish_phone_served(state.store.as_ref(), parent.family_id, body.recommendation_id, served, now_ms).await?;
+        result = state.store.record_feedback(parent.family_id, feedback, now_ms).await?;
+    }
+    match result {
         FeedbackResult::UnknownRecommendation => Err(Error::NotFound),
         FeedbackResult::Recorded { applied, current, .. } => {
             queue_retrain_if_due(&state, parent.family_id, now_ms).await;

@@ -81,9 +81,24 @@ pub async fn record_phone_served(
     if !storage.record_served(family_id, &row).await? {
         return Ok(false);
     }
-    let body = serde_json::json!({ "text": row.text, "arm": row.arm, "adapter_version": row.adapter_version, "served_on": "phone" });
-    storage.append_change(family_id, ChangeKind::Recommendation, &recommendation_id.to_string(), &body, now_ms).await?;
+    publish_phone_served(storage, family_id, recommendation_id, served, now_ms).await?;
     Ok(true)
+}
+
+/// The `recommendation` change for a phone-served recommendation, so the family's devices (and
+/// the feedback check) know it. Also called by the feedback handler when a crash between
+/// `record_served` and this append left the served row without its change: the resent thumbs
+/// then heal it instead of being refused as unknown.
+pub async fn publish_phone_served(
+    storage: &dyn Storage,
+    family_id: Uuid,
+    recommendation_id: Uuid,
+    served: &ServedOnPhone,
+    now_ms: i64,
+) -> Result<(), crate::storage::StorageError> {
+    let body = serde_json::json!({ "text": served.text, "arm": served.arm, "adapter_version": served.adapter_version, "served_on": "phone" });
+    storage.append_change(family_id, ChangeKind::Recommendation, &recommendation_id.to_string(), &body, now_ms).await?;
+    Ok(())
 }
 
 /// One arm's line of the report.
