@@ -8,29 +8,12 @@ use uuid::Uuid;
 
 use super::{Job, Result};
 
-/// Which model wrote a recommendation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arm {
-    Base,
-    Adapter,
-}
+/// Which model wrote a recommendation: the core's type, shared with the phone's A/B choice.
+pub use migru_core::llm::ab::Arm;
 
-impl Arm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arm::Base => "base",
-            Arm::Adapter => "adapter",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Arm> {
-        match text {
-            "base" => Ok(Arm::Base),
-            "adapter" => Ok(Arm::Adapter),
-            other => Err(super::StorageError::Corrupt(format!("unknown arm {other:?}"))),
-        }
-    }
+/// An arm as stored in the database; anything else means the row is damaged.
+pub fn parse_arm(text: &str) -> Result<Arm> {
+    Arm::parse(text).ok_or_else(|| super::StorageError::Corrupt(format!("unknown arm {text:?}")))
 }
 
 /// A recommendation as it was shown: the prompt context, the exact text, the arm and adapter.

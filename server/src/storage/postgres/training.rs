@@ -56,7 +56,7 @@ impl TrainingStore for PostgresStore {
                     recommendation_id: parse_uuid(r.get(0))?,
                     prompt: r.get(1),
                     text: r.get(2),
-                    arm: Arm::parse(r.get(3))?,
+                    arm: parse_arm(r.get(3))?,
                     adapter_version: r.get(4),
                     value: r.get::<_, i64>(5).signum() as i8,
                     device_ts_ms: r.get(6),
@@ -81,7 +81,7 @@ impl TrainingStore for PostgresStore {
             .map(|r| {
                 Ok(ArmFeedback {
                     family_id: parse_uuid(r.get(0))?,
-                    arm: Arm::parse(r.get(1))?,
+                    arm: parse_arm(r.get(1))?,
                     adapter_version: r.get(2),
                     value: r.get::<_, i64>(3).signum() as i8,
                 })

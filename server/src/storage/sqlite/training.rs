@@ -50,7 +50,7 @@ impl TrainingStore for SqliteStore {
                     recommendation_id: parse_uuid(&id)?,
                     prompt,
                     text,
-                    arm: Arm::parse(&arm)?,
+                    arm: parse_arm(&arm)?,
                     adapter_version,
                     value: value.signum() as i8,
                     device_ts_ms,
@@ -74,7 +74,7 @@ impl TrainingStore for SqliteStore {
             })?;
             rows.map(|row| {
                 let (family, arm, adapter_version, value) = row?;
-                Ok(ArmFeedback { family_id: parse_uuid(&family)?, arm: Arm::parse(&arm)?, adapter_version, value: value.signum() as i8 })
+                Ok(ArmFeedback { family_id: parse_uuid(&family)?, arm: parse_arm(&arm)?, adapter_version, value: value.signum() as i8 })
             })
             .collect()
         })
