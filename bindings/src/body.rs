@@ -308,11 +308,6 @@ fn from_delivery(error: migru_core::delivery::DeliveryError) -> MigruError {
     match error {
         migru_core::delivery::DeliveryError::Store(e) => migru_core::CompanionError::Store(e).into(),
         migru_core::delivery::DeliveryError::Readings(e) => from_readings(e),
-        other => {
-            let error = MigruError::Other { reason: other.to_string() };
-            tracing::warn!(%error, "migru-ffi call failed");
-            error
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use migru_core::event::{Body, Kind, Record};
 use migru_core::store::EventFilter;
 
 use crate::error::MigruError;
-use crate::records::{ImportReport, LoggedEvent, Stats};
+use crate::records::{ConversationTurn, ImportReport, LoggedEvent, Stats};
 use crate::runtime::runtime;
 
 /// Told about a long import's progress after each stored batch (every 20,000 records and at
@@ -59,6 +59,20 @@ impl MigruCompanion {
     /// Stores a message the child wrote, at `at` (RFC 3339 with offset; default now).
     pub fn log_message(&self, text: String, at: Option<String>) -> Result<LoggedEvent, MigruError> {
         Ok(self.inner.log_message(&text, parse_at(at)?)?.into())
+    }
+
+    /// One conversation turn: stores the child's message exactly as `log_message` does, updates
+    /// the child's patterns and returns what Migru says now: a red flag at once, an insight by
+    /// the policy (from the 3rd conversation, every 3rd, one a day, inside the child's
+    /// windows), or quiet with the reason. `lang` picks the wording (`en`, `de`; default `en`).
+    pub fn converse(&self, text: String, at: Option<String>, lang: Option<String>) -> Result<ConversationTurn, MigruError> {
+        let turn = self.inner.converse(&text, parse_at(at)?, lang.as_deref().unwrap_or("en"))?;
+        let appended = turn
+            .appended
+            .as_ref()
+            .ok_or_else(|| MigruError::InvalidInput { reason: "the message was not stored".into() })?;
+        let logged = self.inner.logged(appended)?;
+        Ok(ConversationTurn { event: logged.into(), decision: turn.decision.into() })
     }
 
     /// The quick symptom log: an intensity 0–10 and optional words, at `at` (default now).

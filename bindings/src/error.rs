@@ -3,6 +3,7 @@
 
 use migru_core::CompanionError;
 use migru_core::exchange::ExchangeError;
+use migru_core::insights::pipeline::PipelineError;
 use migru_core::llm::assistant::AssistantError;
 use migru_core::sync::SyncError;
 use migru_core::store::StoreError;
@@ -66,6 +67,8 @@ impl From<CompanionError> for MigruError {
             CompanionError::Sync(e) => from_sync(e),
             CompanionError::Patterns(migru_core::patterns::PatternsError::Store(e)) => from_store(e),
             CompanionError::Patterns(e) => MigruError::Other { reason: e.to_string() },
+            CompanionError::Insights(PipelineError::Refused(reason)) => MigruError::InvalidInput { reason },
+            CompanionError::Insights(PipelineError::Store(e)) => from_store(e),
             CompanionError::Insights(e) => MigruError::Other { reason: e.to_string() },
         };
         log(&converted);

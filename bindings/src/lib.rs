@@ -25,7 +25,7 @@ pub use body::{
 pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;
 pub use logging::{LogSink, init_logging};
-pub use records::{ImportReport, LineError, LoggedEvent, Stats};
+pub use records::{ConversationTurn, ImportReport, LineError, LoggedEvent, Stats, TurnDecision};
 pub use sync::{PulledChange, SyncListener, SyncProgress};
 pub use wearable::{DropCount, NotificationOutcome, WearableSession, WearableStats, WearableSummary};
 

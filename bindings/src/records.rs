@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use migru_core::companion::{Logged, LoggedMessage};
 use migru_core::event::format_ts;
+use migru_core::insights::{Decision, Quiet};
 use migru_core::{exchange, store};
 
 /// One stored event, as the talk screen shows it.
@@ -49,6 +50,47 @@ impl From<Logged> for LoggedEvent {
     fn from(logged: Logged) -> Self {
         LoggedEvent::from_stored(logged.event, logged.newly_stored)
     }
+}
+
+/// What Migru says after a message, beside the reply (`MigruCompanion::converse`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum TurnDecision {
+    /// An insight to show the child now (and its parent wording for the parents' app).
+    Share { key: String, message_child: String, message_parent: String },
+    /// A red flag: show `message_child` at once; the parents are alerted through sync.
+    RedFlag { family: String, message_child: String, message_parent: String },
+    /// Nothing to say: `too_early`, `not_this_turn`, `already_shared_today`, `nothing_new` or
+    /// `quiet_hours` (an insight waits for the child's next window).
+    Quiet { reason: String },
+}
+
+impl From<Decision> for TurnDecision {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Share { key, message_child, message_parent } => TurnDecision::Share { key, message_child, message_parent },
+            Decision::RedFlag { family, message_child, message_parent } => {
+                TurnDecision::RedFlag { family, message_child, message_parent }
+            }
+            Decision::Quiet { reason } => TurnDecision::Quiet { reason: quiet_name(reason).to_owned() },
+        }
+    }
+}
+
+fn quiet_name(reason: Quiet) -> &'static str {
+    match reason {
+        Quiet::TooEarly => "too_early",
+        Quiet::NotThisTurn => "not_this_turn",
+        Quiet::AlreadySharedToday => "already_shared_today",
+        Quiet::NothingNew => "nothing_new",
+        Quiet::QuietHours => "quiet_hours",
+    }
+}
+
+/// One conversation turn: the stored message and what Migru says about it.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ConversationTurn {
+    pub event: LoggedEvent,
+    pub decision: TurnDecision,
 }
 
 impl From<LoggedMessage> for LoggedEvent {

@@ -160,7 +160,8 @@ impl Companion {
         Ok(())
     }
 
-    fn logged(&self, appended: &Appended) -> Result<Logged, CompanionError> {
+    /// The stored event an append refers to (a conflict is an error).
+    pub fn logged(&self, appended: &Appended) -> Result<Logged, CompanionError> {
         let (id, newly_stored) = match *appended {
             Appended::Stored { id, .. } => (id, true),
             Appended::Duplicate { id } => (id, false),

@@ -4,11 +4,11 @@
 //!
 //! - [`timing`]: the chronotype of the last 28 days of sleep (`readings::sleep_report`) and the
 //!   mean duration of its main sleeps (per wake-up date the longest episode of ≥ 3 h).
-//! - [`time_insight`]: a `share` decision made while the child's window is closed (quiet hours,
-//!   school-morning rush) becomes `quiet` with reason `quiet_hours` and is queued in the store's
-//!   settings; the next conversation inside a child window delivers the oldest queued insight
-//!   (a new `share` decided then is queued behind it, one insight per turn). Red flags are never
-//!   deferred. The queue holds at most [`MAX_QUEUED`] insights (the oldest is dropped).
+//! - [`time_insight`]: the policy records each decided insight as waiting (`insights_shared`
+//!   with no `delivered_ms`); this step tells the oldest waiting one when the child's window is
+//!   open and nothing was told yet that local day, and marks it delivered then. A `share` decided
+//!   while the window is closed (quiet hours, school-morning rush) becomes `quiet` and waits;
+//!   one per turn, one per day. Nothing waiting is ever dropped. Red flags are never deferred.
 //! - [`fill_parent_input`]: the recommendation's `chronotype` from the store's estimate when it
 //!   is at least `low` confidence; with `not_yet` the caller's value stays.
 
@@ -19,12 +19,10 @@ use crate::chronotype::timing::{Closed, Timing};
 use crate::chronotype::{ChronotypeOptions, Confidence};
 use crate::insights::{Decision, Quiet, Turn};
 use crate::readings::{ReadingsError, sleep_report};
-use crate::store::{Store, StoreError};
+use crate::store::{SharedInsight, Store, StoreError};
 
 /// Days of sleep the timing looks back on.
 pub const TIMING_WINDOW_DAYS: u32 = 28;
-/// Insights kept waiting at most.
-pub const MAX_QUEUED: usize = 5;
 const MIN_MAIN_SLEEP_MIN: f64 = 180.0;
 
 /// What went wrong timing a message.
@@ -34,8 +32,6 @@ pub enum DeliveryError {
     Store(#[from] StoreError),
     #[error("reading the child's sleep: {0}")]
     Readings(#[from] ReadingsError),
-    #[error("the queue of deferred insights in the settings cannot be read: {0}")]
-    Queue(#[from] serde_json::Error),
 }
 
 /// An insight waiting for the child's next window.
@@ -46,7 +42,8 @@ pub struct Deferred {
     pub message_parent: String,
     /// When the policy decided it (RFC 3339).
     pub decided_at: String,
-    /// `quiet_hours` or `school_morning`.
+    /// `quiet_hours`, `school_morning`, `one_per_turn`, `one_per_day`, or `pending` (decided,
+    /// and no delivery step has looked at it yet).
     pub reason: String,
 }
 
@@ -73,65 +70,76 @@ fn timing_with_msf(store: &Store, user: &str, now: DateTime<FixedOffset>) -> Res
     Ok((Timing::new(&report.chronotype, mean, options.free_dates), report.chronotype.msf_sc))
 }
 
-fn queue_key(user: &str) -> String {
-    format!("delivery.deferred_insights.{user}")
-}
-
 /// The insights waiting for the child's next window, oldest first.
 pub fn deferred_insights(store: &Store, user: &str) -> Result<Vec<Deferred>, DeliveryError> {
-    match store.setting(&queue_key(user))? {
-        Some(json) => Ok(serde_json::from_str(&json)?),
-        None => Ok(Vec::new()),
+    Ok(store
+        .shared_insights(user)?
+        .into_iter()
+        .filter(|s| s.delivered_at.is_none())
+        .map(|s| Deferred {
+            decided_at: crate::event::format_ts(&s.shared_at),
+            reason: s.deferred_reason.unwrap_or_else(|| "pending".to_owned()),
+            key: s.key,
+            message_child: s.message,
+            message_parent: s.message_parent,
+        })
+        .collect())
+}
+
+/// Why nothing can be told at `now`, if so: the child's closed window, or one told today.
+fn held_back(timing: &Timing, decided: &[SharedInsight], now: DateTime<FixedOffset>) -> Option<&'static str> {
+    match timing.child_closed(now) {
+        Some(Closed::QuietHours) => Some("quiet_hours"),
+        Some(Closed::SchoolMorning) => Some("school_morning"),
+        None => {
+            let today = now.date_naive();
+            let told_today = decided
+                .iter()
+                .filter_map(|s| s.delivered_at)
+                .any(|at| at.with_timezone(now.offset()).date_naive() == today);
+            told_today.then_some("one_per_day")
+        }
     }
 }
 
-fn save_queue(store: &Store, user: &str, queue: &[Deferred]) -> Result<(), DeliveryError> {
-    Ok(store.set_setting(&queue_key(user), &serde_json::to_string(queue)?)?)
-}
-
-/// Defers or delivers the turn's insight by the child's windows (see the module docs).
+/// Delivers or defers the waiting insights by the child's windows (see the module docs).
 pub fn time_insight(store: &Store, user: &str, now: DateTime<FixedOffset>, mut turn: Turn) -> Result<Turn, DeliveryError> {
     if matches!(turn.decision, Decision::RedFlag { .. }) {
         return Ok(turn);
     }
-    let mut queue = deferred_insights(store, user)?;
-    let sharing = matches!(turn.decision, Decision::Share { .. });
-    if queue.is_empty() && !sharing {
+    let decided = store.shared_insights(user)?;
+    let waiting: Vec<&SharedInsight> = decided.iter().filter(|s| s.delivered_at.is_none()).collect();
+    let Some(oldest) = waiting.first() else {
         return Ok(turn);
-    }
+    };
     let timing = timing(store, user, now)?;
-    match timing.child_closed(now) {
-        Some(closed) => {
-            if let Decision::Share { key, message_child, message_parent } = turn.decision {
-                queue.push(Deferred {
-                    key,
-                    message_child,
-                    message_parent,
-                    decided_at: crate::event::format_ts(&now),
-                    reason: match closed {
-                        Closed::QuietHours => "quiet_hours",
-                        Closed::SchoolMorning => "school_morning",
-                    }
-                    .to_owned(),
-                });
-                let drop = queue.len().saturating_sub(MAX_QUEUED);
-                queue.drain(..drop);
-                tracing::info!(?closed, basis = ?timing.basis, next = %timing.next_child_window(now), "insight deferred");
-                turn.decision = Decision::Quiet { reason: Quiet::QuietHours };
-                save_queue(store, user, &queue)?;
+    let (delivered, rest, rest_reason) = match held_back(&timing, &decided, now) {
+        Some(reason) => {
+            tracing::info!(reason, basis = ?timing.basis, next = %timing.next_child_window(now), waiting = waiting.len(), "insight waits");
+            if matches!(turn.decision, Decision::Share { .. }) {
+                let quiet = if reason == "one_per_day" { Quiet::AlreadySharedToday } else { Quiet::QuietHours };
+                turn.decision = Decision::Quiet { reason: quiet };
             }
+            (None, &waiting[..], reason)
         }
-        None if !queue.is_empty() => {
-            if let Decision::Share { key, message_child, message_parent } = turn.decision {
-                let decided_at = crate::event::format_ts(&now);
-                queue.push(Deferred { key, message_child, message_parent, decided_at, reason: "one_per_turn".into() });
-            }
-            let next = queue.remove(0);
-            tracing::info!(waited_from = %next.decided_at, "deferred insight delivered");
-            turn.decision = Decision::Share { key: next.key, message_child: next.message_child, message_parent: next.message_parent };
-            save_queue(store, user, &queue)?;
+        None => {
+            tracing::info!(waited_from = %oldest.shared_at, "insight delivered");
+            turn.decision = Decision::Share {
+                key: oldest.key.clone(),
+                message_child: oldest.message.clone(),
+                message_parent: oldest.message_parent.clone(),
+            };
+            (Some((oldest.key.as_str(), now)), &waiting[1..], "one_per_turn")
         }
-        None => {}
+    };
+    // Only reasons that changed are written: a turn with nothing new to note stays read-only.
+    let notes: Vec<(&str, &str)> = rest
+        .iter()
+        .filter(|s| s.deferred_reason.as_deref() != Some(rest_reason))
+        .map(|s| (s.key.as_str(), rest_reason))
+        .collect();
+    if delivered.is_some() || !notes.is_empty() {
+        store.settle_insight_delivery(user, delivered, &notes)?;
     }
     Ok(turn)
 }

@@ -1,5 +1,6 @@
 //! Delivery timing over a real store: the child's windows from stored sleep (early vs late vs
-//! not yet), insights deferred out of quiet hours and delivered by `Companion::converse`, and
+//! not yet), insights deferred out of quiet hours, delivered by `Companion::converse` one a day
+//! and logged when told (none lost), and
 //! the parent recommendation's chronotype filled from the store.
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, Weekday};
@@ -8,9 +9,9 @@ use migru_core::chronotype::timing::{Basis, Closed, clock};
 use migru_core::chronotype::{Category, Confidence};
 use migru_core::delivery::{deferred_insights, time_insight, timing};
 use migru_core::event::{Body, LOCAL_USER, Record};
-use migru_core::insights::{Decision, Quiet, on_message};
+use migru_core::insights::{Decision, Quiet, Turn, on_message};
 use migru_core::patterns::Engine;
-use migru_core::store::Store;
+use migru_core::store::{SharedInsight, Store};
 
 fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).expect("time")
@@ -79,39 +80,118 @@ fn early_and_late_children_get_different_windows_and_not_yet_says_so() {
     assert_eq!(late_end - late_start, Duration::hours(3));
 }
 
+/// A turn whose policy decided to share `key` at `when`, recorded as the policy records it.
+fn decided(store: &Store, key: &str, when: DateTime<FixedOffset>) -> Turn {
+    let mut engine = Engine::default();
+    let mut turn = on_message(store, &mut engine, LOCAL_USER, "cannot sleep", when, "en").expect("turn");
+    let (message_child, message_parent) = (format!("child words {key}"), format!("parent words {key}"));
+    let log = SharedInsight {
+        user: LOCAL_USER.into(),
+        key: key.into(),
+        shared_at: when,
+        message: message_child.clone(),
+        message_parent: message_parent.clone(),
+        delivered_at: None,
+        deferred_reason: None,
+    };
+    assert!(store.record_shared_insight(&log).expect("record"));
+    turn.decision = Decision::Share { key: key.into(), message_child, message_parent };
+    turn
+}
+
+fn share_of(key: &str) -> Decision {
+    Decision::Share { key: key.into(), message_child: format!("child words {key}"), message_parent: format!("parent words {key}") }
+}
+
+fn logged<'a>(store: &Store, key: &str, all: &'a mut Vec<SharedInsight>) -> &'a SharedInsight {
+    *all = store.shared_insights(LOCAL_USER).expect("log");
+    all.iter().find(|s| s.key == key).expect("logged")
+}
+
 #[test]
-fn an_insight_decided_in_quiet_hours_waits_for_the_next_conversation_in_a_window() {
+fn an_insight_decided_in_quiet_hours_waits_and_is_logged_when_the_child_is_told() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("c.db");
     let companion = Companion::open(&path).expect("open");
     let store = companion.store();
     nights(store, ((20, 0), (6, 30)), ((20, 30), (7, 30)));
 
-    // A turn whose policy decided to share at 22:30 on a Monday (the early child is asleep).
+    // Decided at 22:30 on a Monday (the early child is asleep): it waits, not yet told.
     let late_evening = at("2026-03-23T22:30:00+01:00");
-    let mut engine = Engine::default();
-    let mut turn = on_message(store, &mut engine, LOCAL_USER, "cannot sleep", late_evening, "en").expect("turn");
-    turn.decision = Decision::Share { key: "pattern:test".into(), message_child: "child words".into(), message_parent: "parent words".into() };
-    let timed = time_insight(store, LOCAL_USER, late_evening, turn).expect("timed");
+    let timed = time_insight(store, LOCAL_USER, late_evening, decided(store, "pattern:test", late_evening)).expect("timed");
     assert_eq!(timed.decision, Decision::Quiet { reason: Quiet::QuietHours });
     let queued = deferred_insights(store, LOCAL_USER).expect("queue");
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].key.as_str(), queued[0].reason.as_str()), ("pattern:test", "quiet_hours"));
+    let mut all = Vec::new();
+    assert_eq!(logged(store, "pattern:test", &mut all).delivered_at, None);
 
-    // Still closed at 07:30 (school-morning rush): a red flag is never held back, an ordinary
-    // quiet turn leaves the queue alone.
+    // Still closed at 07:30 (school-morning rush): an ordinary turn leaves it waiting.
     let rush = at("2026-03-24T07:30:00+01:00");
     let quiet = companion.converse("hello", Some(rush), "en").expect("turn");
     assert!(!matches!(quiet.decision, Decision::Share { .. }), "{:?}", quiet.decision);
-    assert_eq!(deferred_insights(store, LOCAL_USER).expect("queue").len(), 1);
+    assert_eq!(deferred_insights(store, LOCAL_USER).expect("queue")[0].reason, "school_morning");
 
-    // After school: the next conversation delivers it, once.
+    // After school: the next conversation delivers it, once, and the log says when.
     let afternoon = at("2026-03-24T16:00:00+01:00");
     let turn = companion.converse("back from school", Some(afternoon), "en").expect("turn");
-    assert_eq!(turn.decision, Decision::Share { key: "pattern:test".into(), message_child: "child words".into(), message_parent: "parent words".into() });
+    assert_eq!(turn.decision, share_of("pattern:test"));
     assert!(deferred_insights(store, LOCAL_USER).expect("queue").is_empty());
+    let row = logged(store, "pattern:test", &mut all);
+    assert_eq!((row.shared_at, row.delivered_at, row.deferred_reason.clone()), (late_evening, Some(afternoon), None));
     let again = companion.converse("still here", Some(afternoon + Duration::minutes(5)), "en").expect("turn");
     assert!(!matches!(again.decision, Decision::Share { .. }));
+}
+
+#[test]
+fn a_week_of_night_decisions_is_told_one_a_day_oldest_first_and_none_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let companion = Companion::open(dir.path().join("w.db")).expect("open");
+    let store = companion.store();
+    nights(store, ((20, 0), (6, 30)), ((20, 30), (7, 30)));
+    // Seven nights in a row the child talks only at 23:00: seven decisions wait (the old queue
+    // kept five and dropped the oldest, which was then never told).
+    let first_night = at("2026-03-23T23:00:00+01:00");
+    let keys: Vec<String> = (0..7).map(|i| format!("pattern:{i}")).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let night = first_night + Duration::days(i as i64);
+        let timed = time_insight(store, LOCAL_USER, night, decided(store, key, night)).expect("timed");
+        assert_eq!(timed.decision, Decision::Quiet { reason: Quiet::QuietHours });
+    }
+    assert_eq!(deferred_insights(store, LOCAL_USER).expect("queue").len(), 7);
+
+    // Then afternoons: one a day however often the child talks, oldest first.
+    let mut told = Vec::new();
+    for day in 0..8 {
+        let afternoon = at("2026-03-31T16:00:00+02:00") + Duration::days(day);
+        for turn in 0..4 {
+            let reply = companion.converse("hi", Some(afternoon + Duration::minutes(10 * turn)), "en").expect("turn");
+            if let Decision::Share { key, .. } = reply.decision {
+                told.push((day, key));
+            }
+        }
+    }
+    let expected: Vec<(i64, String)> = keys.iter().enumerate().map(|(d, k)| (d as i64, k.clone())).collect();
+    assert_eq!(told, expected);
+    let log = store.shared_insights(LOCAL_USER).expect("log");
+    assert!(log.iter().all(|s| s.delivered_at.is_some_and(|d| d > s.shared_at)), "{log:?}");
+}
+
+#[test]
+fn a_decision_recorded_before_a_crash_is_told_at_the_next_open_turn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("k.db");
+    let noon = at("2026-03-24T12:00:00+01:00");
+    {
+        let companion = Companion::open(&path).expect("open");
+        nights(companion.store(), ((20, 0), (6, 30)), ((20, 30), (7, 30)));
+        // The policy's row is committed; the process dies before the delivery step runs.
+        drop(decided(companion.store(), "pattern:crash", noon));
+    }
+    let companion = Companion::open(&path).expect("reopen");
+    assert_eq!(deferred_insights(companion.store(), LOCAL_USER).expect("queue")[0].reason, "pending");
+    let turn = companion.converse("hello again", Some(noon + Duration::minutes(2)), "en").expect("turn");
+    assert_eq!(turn.decision, share_of("pattern:crash"));
 }
 
 #[cfg(feature = "llm")]

@@ -116,6 +116,44 @@ fn v3_database_with_data_upgrades_to_the_fresh_schema_with_children_numbered_and
 }
 
 #[test]
+fn v4_database_upgrades_with_its_deferred_queue_moved_into_the_insight_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v4.db");
+    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v4.sql")).unwrap();
+    let fresh = dir.path().join("fresh.db");
+
+    let upgraded = Store::open(&old).unwrap();
+    drop(Store::open(&fresh).unwrap());
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+
+    // The told insight keeps its time as delivered; the queued ones wait, with their parent
+    // message and reason; the queue's key without a row invents none.
+    let local = upgraded.shared_insights("local").unwrap();
+    let summary: Vec<(&str, bool, Option<&str>, &str)> = local
+        .iter()
+        .map(|s| (s.key.as_str(), s.delivered_at.is_some(), s.deferred_reason.as_deref(), s.message_parent.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("time_of_day:morning", true, None, ""),
+            ("weather:low_pressure", false, Some("quiet_hours"), "Headaches were 2.4x as frequent below 1010 hPa."),
+            ("trigger:activity:screen_time", false, Some("one_per_turn"), "Headaches followed screen time 3.1x as often."),
+        ]
+    );
+    assert_eq!(local[0].delivered_at, Some(local[0].shared_at));
+    let b = upgraded.shared_insights("child-b").unwrap();
+    assert_eq!((b.len(), b[0].delivered_at, b[0].deferred_reason.as_deref()), (1, None, Some("school_morning")));
+    // The old queue settings are gone; other settings and the events stay.
+    assert_eq!(upgraded.setting("delivery.deferred_insights.local").unwrap(), None);
+    assert_eq!(upgraded.setting("delivery.deferred_insights.child-b").unwrap(), None);
+    assert_eq!(upgraded.retention_days().unwrap(), 45);
+    assert_eq!(upgraded.events(&EventFilter::default()).unwrap().len(), 2);
+    assert_eq!(upgraded.search_text("child-b", "tummy", 5).unwrap().len(), 1);
+}
+
+#[test]
 fn users_are_exactly_the_children_with_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("m.db")).unwrap();
@@ -220,6 +258,9 @@ fn delete_all_leaves_no_row_in_any_table() {
             key: "time_of_day:morning".into(),
             shared_at: today,
             message: "mornings".into(),
+            message_parent: "more headaches in the morning".into(),
+            delivered_at: None,
+            deferred_reason: Some("quiet_hours".into()),
         })
         .unwrap();
     store

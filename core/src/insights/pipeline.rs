@@ -86,8 +86,18 @@ fn look(
         return Ok(Decision::Quiet { reason: Quiet::NothingNew });
     };
     let decision = decide(&report.candidates, &input, t);
-    if let Decision::Share { key, message_child, .. } = &decision {
-        let log = SharedInsight { user: user.to_owned(), key: key.clone(), shared_at: now, message: message_child.clone() };
+    if let Decision::Share { key, message_child, message_parent } = &decision {
+        // Recorded as decided, not yet told: the delivery step (`delivery::time_insight`) marks
+        // it told when the child's window is open, so a crash in between delays it, never loses it.
+        let log = SharedInsight {
+            user: user.to_owned(),
+            key: key.clone(),
+            shared_at: now,
+            message: message_child.clone(),
+            message_parent: message_parent.clone(),
+            delivered_at: None,
+            deferred_reason: None,
+        };
         store.record_shared_insight(&log)?;
     }
     Ok(decision)

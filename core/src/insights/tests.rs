@@ -38,7 +38,15 @@ fn candidate(subject: &str, kind: PatternKind, ci_low: f64, significant: bool) -
 }
 
 fn shared(key: &str, when: &str) -> SharedInsight {
-    SharedInsight { user: "a".into(), key: key.into(), shared_at: at(when), message: String::new() }
+    SharedInsight {
+        user: "a".into(),
+        key: key.into(),
+        shared_at: at(when),
+        message: String::new(),
+        message_parent: String::new(),
+        delivered_at: Some(at(when)),
+        deferred_reason: None,
+    }
 }
 
 fn check(conversations: u64, shared: &[SharedInsight], candidates: &[Candidate], expect: &str) {

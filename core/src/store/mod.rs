@@ -12,6 +12,7 @@ mod tables;
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, FixedOffset};
 use rusqlite::params;
 use uuid::Uuid;
 
@@ -270,13 +271,32 @@ impl Store {
 
     // ---- insights log, sensor minutes, sleep, stats ------------------------------------------
 
-    /// Remembers that an insight was shared; `false` if it had been shared before.
+    /// Remembers that an insight was decided; `false` if it had been decided before.
     pub fn record_shared_insight(&self, insight: &SharedInsight) -> Result<bool, StoreError> {
         self.db.write(|tx| tables::record_shared_insight(tx, insight))
     }
 
     pub fn shared_insights(&self, user: &str) -> Result<Vec<SharedInsight>, StoreError> {
         self.db.read(|conn| tables::shared_insights(conn, user))
+    }
+
+    /// One delivery step in one transaction: `delivered` (key, time) is marked told, and each
+    /// (key, reason) in `waiting` notes why it still waits.
+    pub fn settle_insight_delivery(
+        &self,
+        user: &str,
+        delivered: Option<(&str, DateTime<FixedOffset>)>,
+        waiting: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            if let Some((key, at)) = delivered {
+                tables::mark_insight_delivered(tx, user, key, at)?;
+            }
+            for (key, reason) in waiting {
+                tables::mark_insight_deferred(tx, user, key, reason)?;
+            }
+            Ok(())
+        })
     }
 
     /// Inserts or replaces per-minute sensor aggregates.

@@ -2,7 +2,7 @@
 //!
 //! A new database runs `CURRENT` at once; an old one runs each arm from its version up. Both
 //! paths use the same DDL constants (an arm that needs a table's old shape keeps it as its own
-//! constant), and a test upgrades frozen snapshots (`core/tests/fixtures/store/v1.sql`, `v3.sql`)
+//! constant), and a test upgrades frozen snapshots (`core/tests/fixtures/store/v1.sql`, `v3.sql`, `v4.sql`)
 //! and checks each equals a fresh database.
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -12,7 +12,7 @@ use super::sql::APPLICATION_ID;
 use crate::event::Body;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const VERSION: i32 = 4;
+pub const VERSION: i32 = 5;
 
 /// The children (and other users) of this phone, numbered: events and readings carry the number,
 /// so their indexes compare one small integer instead of a string per row (v4).
@@ -62,7 +62,10 @@ CREATE TABLE outbox (
 ) STRICT;
 ";
 
-/// Insights already shared, so none is told twice and at most one a day.
+/// Insights the policy decided to share, so none is told twice and at most one is decided a
+/// day. `delivered_ms` is when the child was told (v5): NULL while the insight waits for the
+/// child's next window (`delivery`), with the reason it waits in `deferred_reason`. The waiting
+/// rows are the delivery queue, so a decision and its place in the queue are one row.
 const INSIGHTS_SHARED: &str = "
 CREATE TABLE insights_shared (
     user_id TEXT NOT NULL,
@@ -70,6 +73,9 @@ CREATE TABLE insights_shared (
     shared_ms INTEGER NOT NULL,
     utc_offset_min INTEGER NOT NULL,
     message TEXT NOT NULL,
+    message_parent TEXT NOT NULL DEFAULT '',
+    delivered_ms INTEGER,
+    deferred_reason TEXT,
     PRIMARY KEY (user_id, insight_key)
 ) STRICT;
 ";
@@ -220,6 +226,29 @@ DROP TABLE env_readings_v2;
 /// aside (with `legacy_alter_table` on and foreign keys off, so `sleep_episodes`' reference to
 /// `events` is not rewritten), the new ones created from the current DDL, the rows copied with
 /// their numbers, the old tables dropped.
+/// v5: the deferred-insight queue moves from a settings JSON into `insights_shared` rows. Rows
+/// whose key waits in a child's queue stay undelivered (with the queue's parent message and
+/// reason); every other row was told when it was decided.
+const V5_SET_ASIDE: &str = "ALTER TABLE insights_shared RENAME TO insights_shared_v4;";
+const V5_COPY_BACK: &str = "
+INSERT INTO insights_shared (user_id, insight_key, shared_ms, utc_offset_min, message, message_parent, delivered_ms, deferred_reason)
+    SELECT i.user_id, i.insight_key, i.shared_ms, i.utc_offset_min, i.message,
+           coalesce(q.message_parent, ''),
+           CASE WHEN q.insight_key IS NULL THEN i.shared_ms END,
+           q.reason
+    FROM insights_shared_v4 AS i
+    LEFT JOIN (
+        SELECT substr(s.key, length('delivery.deferred_insights.') + 1) AS user_id,
+               json_extract(j.value, '$.key') AS insight_key,
+               json_extract(j.value, '$.message_parent') AS message_parent,
+               json_extract(j.value, '$.reason') AS reason
+        FROM settings AS s, json_each(s.value) AS j
+        WHERE s.key LIKE 'delivery.deferred_insights.%' AND json_valid(s.value)
+    ) AS q ON q.user_id = i.user_id AND q.insight_key = i.insight_key;
+DROP TABLE insights_shared_v4;
+DELETE FROM settings WHERE key LIKE 'delivery.deferred_insights.%';
+";
+
 const V4_SET_ASIDE: &str = "
 DROP TRIGGER events_are_immutable;
 DROP TRIGGER events_leave_fts;
@@ -347,6 +376,13 @@ fn upgrade_from(conn: &Connection, version: i32) -> Result<(), StoreError> {
             conn.execute_batch(EVENTS_LEAVE_FTS)?;
             conn.execute_batch(V4_COPY_BACK)?;
             conn.pragma_update(None, "legacy_alter_table", false)?;
+            Ok(())
+        }
+        4 => {
+            // v5 records when an insight reached the child, not only when it was decided.
+            conn.execute_batch(V5_SET_ASIDE)?;
+            conn.execute_batch(INSIGHTS_SHARED)?;
+            conn.execute_batch(V5_COPY_BACK)?;
             Ok(())
         }
         other => Err(StoreError::UnknownVersion(other)),

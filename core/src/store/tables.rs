@@ -118,47 +118,93 @@ pub fn outbox_defer(conn: &Connection, seqs: &[i64], retry_at_ms: i64) -> Result
 
 // ---- insights log ----------------------------------------------------------------------------
 
-/// An insight that was shown, keyed so the same one is never shown twice.
+/// An insight the policy decided to share, keyed so the same one is never told twice.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SharedInsight {
     pub user: String,
     pub key: String,
+    /// When the policy decided it.
     pub shared_at: DateTime<FixedOffset>,
+    /// The child's message.
     pub message: String,
+    pub message_parent: String,
+    /// When the child was told; `None` while it waits for the child's window.
+    pub delivered_at: Option<DateTime<FixedOffset>>,
+    /// Why it waits (`quiet_hours`, `school_morning`, `one_per_turn`, `one_per_day`); `None`
+    /// once delivered or before the delivery step has looked at it.
+    pub deferred_reason: Option<String>,
 }
 
 pub fn record_shared_insight(conn: &Connection, insight: &SharedInsight) -> Result<bool, StoreError> {
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO insights_shared (user_id, insight_key, shared_ms, utc_offset_min, message)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            "INSERT INTO insights_shared
+                 (user_id, insight_key, shared_ms, utc_offset_min, message, message_parent, delivered_ms, deferred_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             insight.user,
             insight.key,
             insight.shared_at.timestamp_millis(),
             insight.shared_at.offset().local_minus_utc() / 60,
-            insight.message
+            insight.message,
+            insight.message_parent,
+            insight.delivered_at.map(|t| t.timestamp_millis()),
+            insight.deferred_reason,
         ])?;
     Ok(inserted == 1)
 }
 
+/// Every decided insight of a child, in the order they were decided.
 pub fn shared_insights(conn: &Connection, user: &str) -> Result<Vec<SharedInsight>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT insight_key, shared_ms, utc_offset_min, message FROM insights_shared WHERE user_id = ?1 ORDER BY shared_ms",
+        "SELECT insight_key, shared_ms, utc_offset_min, message, message_parent, delivered_ms, deferred_reason
+         FROM insights_shared WHERE user_id = ?1 ORDER BY shared_ms, insight_key",
     )?;
     let rows = stmt.query_map([user], |row| {
-        let (ms, offset): (i64, i32) = (row.get(1)?, row.get(2)?);
-        Ok((row.get::<_, String>(0)?, ms, offset, row.get::<_, String>(3)?))
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i32>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, Option<i64>>(5)?,
+            row.get::<_, Option<String>>(6)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (key, ms, offset, message) = row?;
-        let shared_at = ts_from_parts(ms, offset)
-            .ok_or_else(|| StoreError::BadRow { seq: 0, reason: format!("insight {key} has an impossible time") })?;
-        out.push(SharedInsight { user: user.to_owned(), key, shared_at, message });
+        let (key, ms, offset, message, message_parent, delivered_ms, deferred_reason) = row?;
+        let impossible = || StoreError::BadRow { seq: 0, reason: format!("insight {key} has an impossible time") };
+        let shared_at = ts_from_parts(ms, offset).ok_or_else(impossible)?;
+        // Delivery times are shown in the offset the insight was decided in.
+        let delivered_at = match delivered_ms {
+            Some(ms) => Some(ts_from_parts(ms, offset).ok_or_else(impossible)?),
+            None => None,
+        };
+        out.push(SharedInsight { user: user.to_owned(), key, shared_at, message, message_parent, delivered_at, deferred_reason });
     }
     Ok(out)
+}
+
+/// Marks a waiting insight delivered at `at`; false when it was not waiting.
+pub fn mark_insight_delivered(conn: &Connection, user: &str, key: &str, at: DateTime<FixedOffset>) -> Result<bool, StoreError> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE insights_shared SET delivered_ms = ?3, deferred_reason = NULL
+             WHERE user_id = ?1 AND insight_key = ?2 AND delivered_ms IS NULL",
+        )?
+        .execute(params![user, key, at.timestamp_millis()])?;
+    Ok(updated == 1)
+}
+
+/// Notes why a waiting insight still waits.
+pub fn mark_insight_deferred(conn: &Connection, user: &str, key: &str, reason: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE insights_shared SET deferred_reason = ?3 WHERE user_id = ?1 AND insight_key = ?2 AND delivered_ms IS NULL",
+    )?
+    .execute(params![user, key, reason])?;
+    Ok(())
 }
 
 // ---- sensor minutes --------------------------------------------------------------------------

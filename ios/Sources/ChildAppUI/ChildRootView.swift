@@ -30,8 +30,15 @@ struct TalkView: View {
     var body: some View {
         VStack(spacing: 8) {
             ScrollViewReader { proxy in
-                List(store.history, id: \.id) { event in
-                    EventRow(event: event).id(event.id)
+                List {
+                    ForEach(store.history, id: \.id) { event in
+                        EventRow(event: event).id(event.id)
+                    }
+                    if let words = store.migruSays {
+                        Text(words)
+                            .padding(12)
+                            .background(Color.accentColor.opacity(0.15), in: RoundedRectangle(cornerRadius: 12))
+                    }
                 }
                 .listStyle(.plain)
                 .onChange(of: store.history.count) { _ in

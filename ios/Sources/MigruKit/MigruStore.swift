@@ -10,6 +10,8 @@ public final class MigruStore: ObservableObject {
     /// Words for an alert when something did not work; the view clears it.
     @Published public var problem: String?
     @Published public private(set) var ready = false
+    /// What Migru said after the child's last message (an insight or a red-flag message).
+    @Published public private(set) var migruSays: String?
     /// The next 24 h (stress, tonight's sleep, headache risk), for the parent app's child view.
     @Published public private(set) var outlook: Outlook?
 
@@ -48,9 +50,17 @@ public final class MigruStore: ObservableObject {
         await refresh()
     }
 
-    /// The talk screen's send button.
+    /// The talk screen's send button: stores the words, then shows what Migru has to say.
     public func say(_ text: String) async {
-        _ = await call { try $0.logMessage(text: text, at: nil) }
+        let language = Locale.current.language.languageCode?.identifier ?? "en"
+        if let turn = await call({ try $0.converse(text: text, at: nil, lang: language) }) {
+            switch turn.decision {
+            case let .share(_, messageChild, _), let .redFlag(_, messageChild, _):
+                migruSays = messageChild
+            case .quiet:
+                migruSays = nil
+            }
+        }
         await refresh()
     }
 

@@ -38,6 +38,7 @@ pub fn run(global: &Global, args: InsightsArgs) -> anyhow::Result<()> {
             "user": user,
             "conversations": conversations,
             "shared_before": shared.iter().map(|s| &s.key).collect::<Vec<_>>(),
+            "waiting": shared.iter().filter(|s| s.delivered_at.is_none()).map(|s| &s.key).collect::<Vec<_>>(),
         });
         out[if args.all { "candidates" } else { "insights" }] = serde_json::to_value(&rows)?;
         return print_json(&out);

@@ -15,6 +15,7 @@ import androidx.compose.foundation.lazy.items
 import androidx.compose.foundation.lazy.rememberLazyListState
 import androidx.compose.material3.Button
 import androidx.compose.material3.Card
+import androidx.compose.material3.CardDefaults
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.NavigationBar
 import androidx.compose.material3.NavigationBarItem
@@ -73,7 +74,7 @@ private fun ChildApp(model: ChildViewModel) {
     ) { padding ->
         Column(Modifier.padding(padding).padding(16.dp)) {
             when (tab) {
-                Tab.Talk -> TalkScreen(state.history, enabled = state.ready, onSend = model::say)
+                Tab.Talk -> TalkScreen(state.history, state.migruSays, enabled = state.ready, onSend = model::say)
                 Tab.Symptom -> SymptomScreen(enabled = state.ready, onSave = model::logSymptom)
                 Tab.Stats -> StatsScreen(state.stats)
             }
@@ -82,13 +83,14 @@ private fun ChildApp(model: ChildViewModel) {
 }
 
 @Composable
-private fun TalkScreen(history: List<LoggedEvent>, enabled: Boolean, onSend: (String) -> Unit) {
+private fun TalkScreen(history: List<LoggedEvent>, migruSays: String?, enabled: Boolean, onSend: (String) -> Unit) {
     var draft by rememberSaveable { mutableStateOf("") }
     val list = rememberLazyListState()
     LaunchedEffect(history.size) { if (history.isNotEmpty()) list.animateScrollToItem(history.lastIndex) }
     Column(Modifier.fillMaxSize()) {
         LazyColumn(Modifier.weight(1f).fillMaxWidth(), state = list, verticalArrangement = Arrangement.spacedBy(8.dp)) {
             items(history, key = { it.id }) { event -> HistoryItem(event) }
+            migruSays?.let { words -> item(key = "migru-says") { MigruSays(words) } }
         }
         Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp)) {
             OutlinedTextField(draft, { draft = it }, Modifier.weight(1f), placeholder = { Text("Tell Migru…") })
@@ -97,6 +99,14 @@ private fun TalkScreen(history: List<LoggedEvent>, enabled: Boolean, onSend: (St
                 enabled = enabled && draft.isNotBlank(),
             ) { Text("Send") }
         }
+    }
+}
+
+/** Migru's own words after the last message: an insight or what to do about a red flag. */
+@Composable
+private fun MigruSays(words: String) {
+    Card(Modifier.fillMaxWidth(), colors = CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.secondaryContainer)) {
+        Text(words, Modifier.padding(12.dp), style = MaterialTheme.typography.bodyLarge)
     }
 }
 

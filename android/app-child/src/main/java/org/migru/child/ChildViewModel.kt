@@ -10,6 +10,7 @@ import kotlinx.coroutines.launch
 import org.migru.app.AndroidMigru
 import org.migru.app.MigruSession
 import org.migru.app.Outcome
+import org.migru.app.childWords
 import org.migru.core.LoggedEvent
 import org.migru.core.Stats
 
@@ -17,6 +18,8 @@ import org.migru.core.Stats
 data class ChildState(
     val history: List<LoggedEvent> = emptyList(),
     val stats: Stats? = null,
+    /** What Migru said after the child's last message (an insight or a red-flag message). */
+    val migruSays: String? = null,
     /** Words for a snackbar when something did not work. */
     val problem: String? = null,
     val ready: Boolean = false,
@@ -41,8 +44,12 @@ class ChildViewModel(app: Application) : AndroidViewModel(app) {
         }
     }
 
-    /** The talk screen's send button. */
-    fun say(text: String) = act { it.say(text) }
+    /** The talk screen's send button: stores the words, then shows what Migru has to say. */
+    fun say(text: String) = act { session ->
+        session.say(text).also { outcome ->
+            if (outcome is Outcome.Ok) _state.update { it.copy(migruSays = outcome.value.decision.childWords()) }
+        }
+    }
 
     /** The quick symptom log's save button. */
     fun logSymptom(intensity: Int, words: String?) = act { it.logSymptom(intensity, words) }

@@ -3,12 +3,15 @@ package org.migru.app
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
+import java.util.Locale
+import org.migru.core.ConversationTurn
 import org.migru.core.ImportProgress
 import org.migru.core.ImportReport
 import org.migru.core.LoggedEvent
 import org.migru.core.MigruException
 import org.migru.core.Outlook
 import org.migru.core.Stats
+import org.migru.core.TurnDecision
 import org.migru.core.MigruCompanion as Core
 
 /**
@@ -21,8 +24,12 @@ class MigruSession private constructor(
     private val io: CoroutineDispatcher,
 ) : AutoCloseable {
 
-    /** The talk screen: stores what the child wrote, now. */
-    suspend fun say(text: String): Outcome<LoggedEvent> = call { core.logMessage(text, null) }
+    /**
+     * The talk screen: stores what the child wrote, now, and says what Migru has to say about it
+     * (a red flag at once, an insight when the policy and the child's windows allow, or quiet).
+     */
+    suspend fun say(text: String, language: String = Locale.getDefault().language): Outcome<ConversationTurn> =
+        call { core.converse(text, null, language) }
 
     /** The quick symptom log: how much it hurts (0–10) and, if the child wants, where or how. */
     suspend fun logSymptom(intensity: Int, words: String?): Outcome<LoggedEvent> = call {
@@ -105,6 +112,13 @@ class MigruSession private constructor(
             is MigruException.Other -> Outcome.Failed("Something went wrong. Please try again.", canRetry = true)
         }
     }
+}
+
+/** What the child's screen shows after a turn: an insight or a red-flag message; null when quiet. */
+fun TurnDecision.childWords(): String? = when (this) {
+    is TurnDecision.Share -> messageChild
+    is TurnDecision.RedFlag -> messageChild
+    is TurnDecision.Quiet -> null
 }
 
 /** A result a screen can show: the value, or words saying what went wrong and whether retrying may help. */

@@ -2,6 +2,7 @@ package org.migru.app
 
 import java.nio.file.Files
 import kotlinx.coroutines.runBlocking
+import org.migru.core.TurnDecision
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -18,10 +19,18 @@ class MigruSessionTest {
     fun `talk, symptom log and stats through the session`() = runBlocking<Unit> {
         val dir = Files.createTempDirectory("migru-session")
         ok(MigruSession.open(dir.resolve("migru.db").toString())).use { session ->
-            assertEquals("I feel a bit dizzy", ok(session.say("I feel a bit dizzy")).text)
+            val turn = ok(session.say("I feel a bit dizzy", "en"))
+            assertEquals("I feel a bit dizzy", turn.event.text)
+            assertEquals(TurnDecision.Quiet("too_early"), turn.decision)
+            assertEquals(null, turn.decision.childWords(), "quiet turns show nothing extra")
+            val urgent = ok(session.say("worst headache of my life, it came on suddenly", "en"))
+            assertTrue(urgent.decision.childWords()?.isNotBlank() == true, "${urgent.decision}")
             assertEquals(4.toUByte(), ok(session.logSymptom(4, "forehead")).intensity)
-            assertEquals(listOf("I feel a bit dizzy", "forehead"), ok(session.history()).map { it.text })
-            assertEquals(2uL, ok(session.stats()).events)
+            assertEquals(
+                listOf("I feel a bit dizzy", "worst headache of my life, it came on suddenly", "forehead"),
+                ok(session.history()).map { it.text },
+            )
+            assertEquals(3uL, ok(session.stats()).events)
 
             val tooMuch = session.logSymptom(12, null)
             assertTrue(tooMuch is Outcome.Failed && !tooMuch.canRetry, "$tooMuch")
@@ -29,12 +38,12 @@ class MigruSessionTest {
             assertTrue(empty is Outcome.Failed && empty.message.contains("empty"), "$empty")
 
             val export = dir.resolve("backup.jsonl").toString()
-            assertEquals(2L, ok(session.export(export)))
+            assertEquals(3L, ok(session.export(export)))
             ok(session.deleteEverything())
             assertEquals(0uL, ok(session.stats()).events)
             val seen = mutableListOf<Long>()
-            assertEquals(2uL, ok(session.import(export) { seen.add(it) }).imported)
-            assertEquals(listOf(2L), seen)
+            assertEquals(3uL, ok(session.import(export) { seen.add(it) }).imported)
+            assertEquals(listOf(3L), seen)
         }
         dir.toFile().deleteRecursively()
     }

@@ -53,6 +53,23 @@ class CompanionTest {
     }
 
     @Test
+    fun `converse stores the words and answers a red flag at once, otherwise by the policy`() {
+        val first = companion.converse("my head hurts a bit", "2026-03-14T16:00:00+01:00", "en")
+        assertEquals("my head hurts a bit", first.event.text)
+        assertEquals(TurnDecision.Quiet("too_early"), first.decision, "no insight before 3 conversations")
+
+        val urgent = companion.converse("worst headache of my life, it came on suddenly", "2026-03-14T16:05:00+01:00", "de")
+        val flag = urgent.decision
+        assertTrue(flag is TurnDecision.RedFlag, "$flag")
+        flag as TurnDecision.RedFlag
+        assertTrue(flag.family.isNotBlank() && flag.messageChild.isNotBlank() && flag.messageParent.isNotBlank(), "$flag")
+        assertEquals(2uL, companion.stats().events, "both turns are stored")
+
+        val empty = assertThrows<MigruException.InvalidInput> { companion.converse("   ", null, null) }
+        assertTrue(empty.reason.contains("empty"), empty.reason)
+    }
+
+    @Test
     fun `log message returns the stored record`() {
         val event = companion.logMessage("  my head hurts a bit  ", "2026-03-14T08:30:00+01:00")
         assertTrue(event.kind in TALK_KINDS, "the kind the core classified the words as: ${event.kind}")
