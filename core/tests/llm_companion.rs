@@ -159,8 +159,9 @@ fn with_the_demo_model_tokens_stream_and_cancel_stops_them() {
     assert_eq!((after.reply.source, after.notice.is_some()), (ReplySource::Template, true));
 }
 
-/// `migru --db FILE chat`: each line is stored like the app stores it, and later lines recall the
-/// earlier ones from the store (templates here: no model given).
+/// `migru --db FILE chat`: each line is a conversation turn stored like the app stores it (with
+/// the insight policy's decision), and later lines recall the earlier ones from the store
+/// (templates here: no model given).
 #[cfg(feature = "cli")]
 #[test]
 fn the_terminal_chat_stores_messages_and_recalls_them() {
@@ -181,18 +182,22 @@ fn the_terminal_chat_stores_messages_and_recalls_them() {
         writeln!(stdin, "my head hurts after football practice").unwrap();
         writeln!(stdin, "we baked a cake").unwrap();
         writeln!(stdin, "my head hurts again after football").unwrap();
+        writeln!(stdin, "worst headache of my life, it came on suddenly").unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let turns: Vec<serde_json::Value> =
         serde_json::Deserializer::from_slice(&out.stdout).into_iter().collect::<Result<_, _>>().unwrap();
-    assert_eq!(turns.len(), 3);
-    assert!(turns.iter().all(|t| t["source"] == "template"));
+    assert_eq!(turns.len(), 4);
+    assert!(turns[..3].iter().all(|t| t["source"] == "template"), "{turns:?}");
+    // Each line is a conversation turn: quiet before the 3rd, a red flag at once.
+    assert_eq!(turns[0]["decision"]["reason"], "too_early");
+    assert_eq!(turns[3]["decision"]["decision"], "red_flag", "{}", turns[3]);
     let recalled = turns[2]["recalled"].as_array().unwrap();
     assert_eq!(recalled.len(), 1, "{recalled:?}");
     assert!(recalled[0].as_str().unwrap().ends_with("my head hurts after football practice"));
     let stored = Companion::open(&db).unwrap().stats().unwrap();
-    assert!(stored.events >= 3, "every line was stored: {stored:?}");
+    assert!(stored.events >= 4, "every line was stored: {stored:?}");
 }
 
 /// The child's adapter from the store: verified (size, SHA-256, parameters) before it is used,

@@ -1,10 +1,12 @@
 //! `migru chat`: talk with Migru in the terminal. Streams the model's reply; without a model (or if
 //! it cannot load) replies come from templates, with a notice. With `--db`, each message is stored
-//! like the app stores it and similar past words are recalled from the store.
+//! like the app stores it (a conversation turn: a red flag or a due insight follows the reply)
+//! and similar past words are recalled from the store.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
+use migru_core::insights::Decision;
 use migru_core::llm::engine::{LanguageModel, ModelOptions};
 use migru_core::llm::prompt::{ChatMessage, ChildProfile, ChildTurnInput, Role};
 use migru_core::llm::responder::{ReplyEvent, Responder};
@@ -64,9 +66,12 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
         if message.is_empty() {
             continue;
         }
+        // With a store, the turn also runs the insight policy: a red flag or a due insight is
+        // said after the reply.
+        let mut decision = None;
         let similar: Vec<String> = match &companion {
             Some(companion) => {
-                companion.log_message(&message, None)?;
+                decision = Some(companion.converse(&message, None, &args.language)?.decision);
                 recall(companion.store(), companion.user(), &message, 3, |h| h.text.trim() != message)?
                     .iter()
                     .map(|r| r.prompt_line())
@@ -95,9 +100,18 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
             }
             let _ = std::io::stdout().flush();
         });
+        let said_too = decision.as_ref().and_then(|d| match d {
+            Decision::Share { message_child, .. } | Decision::RedFlag { message_child, .. } => Some(message_child.clone()),
+            Decision::Quiet { .. } => None,
+        });
         if json {
-            print_json(&serde_json::json!({ "text": reply.text, "source": reply.source, "verdict": reply.verdict, "recalled": recalled }))?;
+            print_json(&serde_json::json!({
+                "text": reply.text, "source": reply.source, "verdict": reply.verdict, "recalled": recalled, "decision": decision,
+            }))?;
         } else {
+            if let Some(words) = &said_too {
+                print!("\nMigru: {words}");
+            }
             print!("\nYou: ");
             stdout.flush()?;
         }
