@@ -35,21 +35,26 @@ fn pragma(path: &Path, name: &str) -> i64 {
     Connection::open(path).unwrap().query_row(&format!("PRAGMA {name}"), [], |r| r.get(0)).unwrap()
 }
 
-#[test]
-fn old_schema_upgrades_to_exactly_the_fresh_schema_and_keeps_data() {
-    let dir = tempfile::tempdir().unwrap();
+/// A frozen old-version file (`sql`) opened by this build: the upgraded store, its path (in
+/// `dir`), checked to have exactly a fresh database's schema, version and application id.
+fn upgraded_fixture(dir: &tempfile::TempDir, sql: &str) -> (Store, std::path::PathBuf) {
     let old = dir.path().join("old.db");
-    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v1.sql")).unwrap();
+    Connection::open(&old).unwrap().execute_batch(sql).unwrap();
     let fresh = dir.path().join("fresh.db");
-
     let upgraded = Store::open(&old).unwrap();
     drop(Store::open(&fresh).unwrap());
-
     assert_eq!(schema_of(&old), schema_of(&fresh));
+    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
     for name in ["user_version", "application_id"] {
         assert_eq!(pragma(&old, name), pragma(&fresh, name), "{name}");
     }
-    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+    (upgraded, old)
+}
+
+#[test]
+fn old_schema_upgrades_to_exactly_the_fresh_schema_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (upgraded, old) = upgraded_fixture(&dir, include_str!("fixtures/store/v1.sql"));
     // Data survives, and v2's derived tables were backfilled from the old events.
     let events = upgraded.events(&EventFilter::default()).unwrap();
     assert_eq!(events.len(), 3);
@@ -66,14 +71,7 @@ fn old_schema_upgrades_to_exactly_the_fresh_schema_and_keeps_data() {
 #[test]
 fn v3_database_with_data_upgrades_to_the_fresh_schema_with_children_numbered_and_the_push_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("v3.db");
-    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v3.sql")).unwrap();
-    let fresh = dir.path().join("fresh.db");
-
-    let upgraded = Store::open(&old).unwrap();
-    drop(Store::open(&fresh).unwrap());
-    assert_eq!(schema_of(&old), schema_of(&fresh));
-    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+    let (upgraded, old) = upgraded_fixture(&dir, include_str!("fixtures/store/v3.sql"));
     let dangling: i64 =
         Connection::open(&old).unwrap().query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
     assert_eq!(dangling, 0, "no dangling reference after the rebuild");
@@ -118,14 +116,7 @@ fn v3_database_with_data_upgrades_to_the_fresh_schema_with_children_numbered_and
 #[test]
 fn v4_database_upgrades_with_its_deferred_queue_moved_into_the_insight_log() {
     let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("v4.db");
-    Connection::open(&old).unwrap().execute_batch(include_str!("fixtures/store/v4.sql")).unwrap();
-    let fresh = dir.path().join("fresh.db");
-
-    let upgraded = Store::open(&old).unwrap();
-    drop(Store::open(&fresh).unwrap());
-    assert_eq!(schema_of(&old), schema_of(&fresh));
-    assert_eq!(pragma(&old, "user_version"), i64::from(SCHEMA_VERSION));
+    let (upgraded, _) = upgraded_fixture(&dir, include_str!("fixtures/store/v4.sql"));
 
     // The told insight keeps its time as delivered; the queued ones wait, with their parent
     // message and reason; the queue's key without a row invents none.
