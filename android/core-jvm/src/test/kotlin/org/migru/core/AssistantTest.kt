@@ -1,20 +1,16 @@
 package org.migru.core
 
-import java.nio.file.Files
-import java.nio.file.Path
 import java.util.Collections
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.async
 import kotlinx.coroutines.runBlocking
-import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 
@@ -23,9 +19,7 @@ import org.junit.jupiter.api.assertThrows
  * The template path runs everywhere; the model path needs ONNX Runtime (`ORT_DYLIB_PATH`) and the
  * demo model, which `cargo xtask kotlin-test` writes and passes as `migru.demo.model`.
  */
-class AssistantTest {
-    private lateinit var dir: Path
-    private lateinit var companion: MigruCompanion
+class AssistantTest : TempCompanion("migru-assistant-test") {
 
     private val child = ChildProfile(name = "Lea", ageYears = 9u, language = "en")
 
@@ -62,18 +56,6 @@ class AssistantTest {
         }
 
         fun text(): String = synchronized(this) { text.toString() }
-    }
-
-    @BeforeEach
-    fun open() {
-        dir = Files.createTempDirectory("migru-assistant-test")
-        companion = MigruCompanion.open(dir.resolve("migru.db").toString())
-    }
-
-    @AfterEach
-    fun close() {
-        companion.close()
-        dir.toFile().deleteRecursively()
     }
 
     @Test

@@ -1,18 +1,14 @@
 package org.migru.core
 
 import java.io.File
-import java.nio.file.Files
-import java.nio.file.Path
 import java.time.DayOfWeek
 import java.time.OffsetDateTime
 import java.time.format.DateTimeFormatter
-import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 
@@ -22,21 +18,7 @@ import org.junit.jupiter.api.assertThrows
  * chronotype, HRV, the forecast and the delivery windows read back. Glue only: the numbers are
  * the core's (its own tests check them), here they must arrive intact.
  */
-class BodyTest {
-    private lateinit var dir: Path
-    private lateinit var companion: MigruCompanion
-
-    @BeforeEach
-    fun open() {
-        dir = Files.createTempDirectory("migru-body-test")
-        companion = MigruCompanion.open(dir.resolve("migru.db").toString())
-    }
-
-    @AfterEach
-    fun close() {
-        companion.close()
-        dir.toFile().deleteRecursively()
-    }
+class BodyTest : TempCompanion("migru-body-test") {
 
     @Test
     fun `heart rate notifications are parsed, aggregated per minute and stored`() {

@@ -5,14 +5,12 @@ import java.nio.file.Files
 import java.nio.file.Path
 import java.util.Collections
 import kotlinx.coroutines.runBlocking
-import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
@@ -22,9 +20,7 @@ import org.junit.jupiter.api.assertThrows
  * against the real Rust library, and its result checked against what the core promises.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class CompanionTest {
-    private lateinit var dir: Path
-    private lateinit var companion: MigruCompanion
+class CompanionTest : TempCompanion("migru-ffi-test") {
 
     /** Log lines the library sent to the foreign sink (any thread). */
     private val logged: MutableList<String> = Collections.synchronizedList(mutableListOf())
@@ -38,18 +34,6 @@ class CompanionTest {
         }
         assertTrue(initLogging(LogLevel.INFO, sink), "the first init installs logging")
         assertFalse(initLogging(LogLevel.DEBUG, null), "a second init changes nothing")
-    }
-
-    @BeforeEach
-    fun open() {
-        dir = Files.createTempDirectory("migru-ffi-test")
-        companion = MigruCompanion.open(dir.resolve("migru.db").toString())
-    }
-
-    @AfterEach
-    fun close() {
-        companion.close()
-        dir.toFile().deleteRecursively()
     }
 
     @Test
