@@ -31,16 +31,11 @@ class ChildViewModel(app: Application) : AndroidViewModel(app) {
     private var session: MigruSession? = null
 
     init {
-        AndroidMigru.initLogging(debug = false)
         viewModelScope.launch {
-            when (val opened = MigruSession.open(AndroidMigru.databasePath(app))) {
-                is Outcome.Ok -> {
-                    session = opened.value
-                    opened.value.purge()
-                    refresh()
-                }
-                is Outcome.Failed -> _state.update { it.copy(problem = opened.message) }
-            }
+            val opened = AndroidMigru.openSession(app) { words -> _state.update { it.copy(problem = words) } }
+            session = opened ?: return@launch
+            opened.purge()
+            refresh()
         }
     }
 

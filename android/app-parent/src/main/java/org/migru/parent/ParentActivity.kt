@@ -52,17 +52,12 @@ class ParentViewModel(app: Application) : AndroidViewModel(app) {
     private var session: MigruSession? = null
 
     init {
-        AndroidMigru.initLogging(debug = false)
         viewModelScope.launch {
-            when (val opened = MigruSession.open(AndroidMigru.databasePath(app))) {
-                is Outcome.Ok -> {
-                    session = opened.value
-                    when (val stats = opened.value.stats()) {
-                        is Outcome.Ok -> _state.update { it.copy(stats = stats.value) }
-                        is Outcome.Failed -> _state.update { it.copy(problem = stats.message) }
-                    }
-                }
-                is Outcome.Failed -> _state.update { it.copy(problem = opened.message) }
+            val opened = AndroidMigru.openSession(app) { words -> _state.update { it.copy(problem = words) } }
+            session = opened ?: return@launch
+            when (val stats = opened.stats()) {
+                is Outcome.Ok -> _state.update { it.copy(stats = stats.value) }
+                is Outcome.Failed -> _state.update { it.copy(problem = stats.message) }
             }
         }
     }

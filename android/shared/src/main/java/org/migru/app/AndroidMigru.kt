@@ -18,6 +18,18 @@ object AndroidMigru {
     /** The database lives in no-backup storage: raw words stay on this phone. */
     fun databasePath(context: Context): String = context.noBackupFilesDir.resolve("migru.db").path
 
+    /**
+     * What every screen's view model does first: logging to Logcat, then this app's database.
+     * Returns the session, or null after telling [onProblem] in words for the screen.
+     */
+    suspend fun openSession(context: Context, onProblem: (String) -> Unit): MigruSession? {
+        initLogging(debug = false)
+        return when (val opened = MigruSession.open(databasePath(context))) {
+            is Outcome.Ok -> opened.value
+            is Outcome.Failed -> null.also { onProblem(opened.message) }
+        }
+    }
+
     private object LogcatSink : LogSink {
         override fun log(level: LogLevel, target: String, message: String) {
             val priority = when (level) {
