@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
-cargo run --release --locked -p migru-core --bin migru -- demo "$@"
+# Both binaries: the demo starts migru-server on loopback for its family step.
+cargo build --release --locked -p migru-core --bin migru -p migru-server --bin migru-server
+exec "$CARGO_TARGET_DIR/release/migru" demo "$@"

@@ -80,4 +80,29 @@ fn demo_runs_end_to_end() {
     assert_eq!(summary["export_round_trip_identical"], true);
     assert_eq!(summary["import"]["skipped"], 2);
     assert_eq!(summary["reimport"]["imported"], 0);
+    // The conversation ends with a red flag, told at once in both voices.
+    let turns = summary["conversation"].as_array().unwrap();
+    assert_eq!(turns.len(), 5);
+    let last = &turns[4]["decision"];
+    assert_eq!(last["decision"], "red_flag", "{last}");
+    assert!(last["message_child"].as_str().is_some_and(|m| !m.is_empty()) && last["message_parent"].as_str().is_some_and(|m| !m.is_empty()));
+    // Three days of band minutes, and the outlook from them.
+    assert_eq!(summary["body"]["band"]["minutes_stored"], 3 * 24 * 60 + 1, "{}", summary["body"]["band"]);
+    assert!(summary["body"]["outlook"]["stress"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(["template", "model"].contains(&summary["assistant"]["source"].as_str().unwrap()));
+    // The family step needs migru-server beside migru (a workspace build has it).
+    let server = std::path::Path::new(env!("CARGO_BIN_EXE_migru")).with_file_name("migru-server");
+    let family = &summary["family"];
+    if server.is_file() {
+        assert!(family["pushed"]["accepted"].as_u64().unwrap() > 0, "{family}");
+        assert_eq!(family["pushed"]["refused"], 0);
+        let kinds: Vec<&str> = family["parent_pulled"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "alert").count(), 1, "{kinds:?}");
+        assert!(kinds.contains(&"analysis_result"), "{kinds:?}");
+        // The alert carries no words of the child.
+        let alert = family["parent_pulled"].as_array().unwrap().iter().find(|c| c["kind"] == "alert").unwrap();
+        assert!(!alert.to_string().contains("worst headache"), "{alert}");
+    } else {
+        assert!(family["skipped"].is_string(), "{family}");
+    }
 }

@@ -473,21 +473,52 @@ pub struct Enrolment {
     pub token: String,
 }
 
+/// A one-time code a parent hands to a new device (valid 10 minutes, single use).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PairingCode {
+    pub code: String,
+    pub expires_at_ms: i64,
+}
+
+/// Creates a family on `server` with this device as its first parent.
+pub async fn create_family(server: &str, family_name: &str, device_name: &str) -> Result<Enrolment, SyncError> {
+    let body = json!({ "name": family_name, "device_name": device_name });
+    post_created(server, "/v1/families", None, &body, "creating the family").await
+}
+
+/// A pairing code for a new `child` or `parent` device of the family of `parent_token`.
+pub async fn create_pairing_code(server: &str, parent_token: &str, role: &str) -> Result<PairingCode, SyncError> {
+    post_created(server, "/v1/pairing-codes", Some(parent_token), &json!({ "role": role }), "pairing code").await
+}
+
 /// Joins a family with a parent's one-time pairing code.
 pub async fn pair(server: &str, code: &str, device_name: &str) -> Result<Enrolment, SyncError> {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/pair", server.trim_end_matches('/')))
+    post_created(server, "/v1/pair", None, &json!({ "code": code, "device_name": device_name }), "pairing").await
+}
+
+/// POSTs `body` to `path` and decodes the `201 Created` answer; any other status is an error
+/// carrying the server's message.
+async fn post_created<T: serde::de::DeserializeOwned>(
+    server: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+    what: &'static str,
+) -> Result<T, SyncError> {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", server.trim_end_matches('/')))
         .header("migru-protocol", PROTOCOL_VERSION.to_string())
-        .json(&json!({ "code": code, "device_name": device_name }))
-        .send()
-        .await
-        .map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
     if status != 201 {
-        return Err(SyncError::Server { status, what: "pairing", message: error_message(&bytes) });
+        return Err(SyncError::Server { status, what, message: error_message(&bytes) });
     }
-    serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what: "pairing", reason: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what, reason: e.to_string() })
 }
 
 /// Runs one sync on a thread of its own so the conversation never waits on the network;

@@ -6,7 +6,7 @@ use migru_core::sync::{self, SyncClient, SyncConfig};
 use crate::Global;
 
 /// Where this device's token is kept after pairing.
-const TOKEN_KEY: &str = "sync.token";
+pub(crate) const TOKEN_KEY: &str = "sync.token";
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {

@@ -1,12 +1,22 @@
-//! `migru demo`: everything Migru can do so far, end to end, on a generated sample diary.
+//! `migru demo`: everything Migru can do on the phone, end to end, on a generated sample diary:
+//! import and export, the pattern engine, conversation turns with insights and a red flag
+//! (`conversation`), a simulated wrist band with sleep, chronotype, HRV and the outlook (`body`),
+//! the assistant's reply in a real ONNX Runtime session (`assistant`), and the family on a real
+//! `migru-server` on loopback: pairing, sync, the red-flag alert and the server's analysis
+//! reaching the parent's phone (`family`).
 //!
 //! It never touches the user's real database: without `--db` it works in a fresh temporary folder.
+
+mod assistant;
+mod body;
+mod conversation;
+mod family;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::{Duration, Timelike};
+use chrono::{DateTime, Duration, FixedOffset, Timelike};
 use migru_core::event::encode_line;
 use migru_core::{Companion, sample};
 use serde_json::json;
@@ -69,8 +79,34 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         ));
     }
 
+    let today = today_midnight();
+    let afternoon = today - Duration::days(1) + Duration::hours(16) + Duration::minutes(30);
+    let turns = conversation::turns(&companion, afternoon)?;
+    say("7. A conversation after school (stored, patterns updated, the insight policy decides):");
+    for line in turns.iter().flat_map(conversation::describe) {
+        say(&line);
+    }
+
+    let body = body::run(&companion, today, args.seed)?;
+    say("8. A simulated wrist band streams 3 days through the phone's ingest:");
+    for line in body::describe(&body) {
+        say(&line);
+    }
+
+    let reply = assistant::run(&companion, &workdir)?;
+    say("9. The assistant replies on the phone:");
+    for line in assistant::describe(&reply) {
+        say(&line);
+    }
+
+    let family = family::run(&companion, &workdir)?;
+    say("10. The family on a real server (loopback):");
+    for line in family::describe(&family) {
+        say(&line);
+    }
+
     let purged = companion.purge_expired()?;
-    say(&format!("7. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
+    say(&format!("11. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
 
     if global.json {
         print_json(&json!({
@@ -81,6 +117,10 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             "stats": stats,
             "export_round_trip_identical": identical,
             "patterns": patterns,
+            "conversation": turns,
+            "body": body,
+            "assistant": reply,
+            "family": family,
             "purged": purged,
         }))?;
     }
@@ -104,6 +144,12 @@ fn demo_patterns(companion: &Companion) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// Local midnight that starts today (the sample diary ends the day before).
+fn today_midnight() -> DateTime<FixedOffset> {
+    let now = migru_core::companion::now_local();
+    now - Duration::seconds(i64::from(now.num_seconds_from_midnight())) - Duration::nanoseconds(i64::from(now.nanosecond()))
+}
+
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("migru-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -112,8 +158,7 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 
 /// The sample diary as JSONL, with two deliberately broken lines to show the error report.
 fn write_sample(dir: &Path, args: &DemoArgs) -> anyhow::Result<PathBuf> {
-    let now = migru_core::companion::now_local();
-    let midnight = now - Duration::seconds(i64::from(now.num_seconds_from_midnight())) - Duration::nanoseconds(i64::from(now.nanosecond()));
+    let midnight = today_midnight();
     let path = dir.join("sample.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
     for (i, record) in sample::diary(args.seed, args.days, midnight).iter().enumerate() {
