@@ -137,6 +137,11 @@ fn from_sync(error: SyncError) -> MigruError {
         SyncError::Unauthorized => MigruError::Unauthorized { reason: error.to_string() },
         SyncError::UpgradeRequired(reason) => MigruError::UpgradeRequired { reason },
         SyncError::Cancelled => MigruError::Cancelled,
+        // A refusal of what was asked (an unknown or used pairing code, a child asking for a
+        // parent's route): retrying the same request cannot help.
+        SyncError::Server { status: 400..=499, what, message, .. } => {
+            MigruError::InvalidInput { reason: format!("{what}: {message}") }
+        }
         other => MigruError::Network { reason: other.to_string() },
     }
 }

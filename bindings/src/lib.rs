@@ -26,7 +26,7 @@ pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;
 pub use logging::{LogSink, init_logging};
 pub use records::{ConversationTurn, ImportReport, LineError, LoggedEvent, Stats, TurnDecision};
-pub use sync::{PulledChange, SyncListener, SyncProgress};
+pub use sync::{Enrolment, PairingCode, PulledChange, SyncListener, SyncProgress, create_family, create_pairing_code, pair_device};
 pub use wearable::{DropCount, NotificationOutcome, WearableSession, WearableStats, WearableSummary};
 
 uniffi::setup_scaffolding!();

@@ -73,6 +73,66 @@ impl MigruCompanion {
     }
 }
 
+/// A device's credentials from creating a family or pairing. Keep `token` in the platform's
+/// secure storage (Keychain, Android Keystore): it is shown once, and the server keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrolment {
+    pub family_id: String,
+    pub device_id: String,
+    /// `parent` or `child`.
+    pub role: String,
+    pub token: String,
+}
+
+/// A one-time code for a new device: single use, valid until `expires_at_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PairingCode {
+    /// `XXXX-XXXX`.
+    pub code: String,
+    pub expires_at_ms: i64,
+}
+
+/// Creates a family on `server_url` with this phone as its first parent device.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn create_family(server_url: String, family_name: String, device_name: String) -> Result<Enrolment, MigruError> {
+    runtime()
+        .spawn(async move { migru_core::sync::create_family(&server_url, &family_name, &device_name).await })
+        .await?
+        .map(Into::into)
+        .map_err(sync_error)
+}
+
+/// A one-time pairing code for a new `child` or `parent` device (a parent's token only).
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn create_pairing_code(server_url: String, parent_token: String, role: String) -> Result<PairingCode, MigruError> {
+    runtime()
+        .spawn(async move { migru_core::sync::create_pairing_code(&server_url, &parent_token, &role).await })
+        .await?
+        .map(|c| PairingCode { code: c.code, expires_at_ms: c.expires_at_ms })
+        .map_err(sync_error)
+}
+
+/// Joins this phone to a family with a parent's one-time code; an unknown, used or expired code
+/// is `InvalidInput`.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn pair_device(server_url: String, code: String, device_name: String) -> Result<Enrolment, MigruError> {
+    runtime()
+        .spawn(async move { migru_core::sync::pair(&server_url, code.trim(), &device_name).await })
+        .await?
+        .map(Into::into)
+        .map_err(sync_error)
+}
+
+fn sync_error(error: migru_core::sync::SyncError) -> MigruError {
+    migru_core::CompanionError::Sync(error).into()
+}
+
+impl From<migru_core::sync::Enrolment> for Enrolment {
+    fn from(e: migru_core::sync::Enrolment) -> Self {
+        Enrolment { family_id: e.family_id, device_id: e.device_id, role: e.role, token: e.token }
+    }
+}
+
 #[uniffi::export]
 impl MigruCompanion {
     /// Pulled changes kept on this phone, newest first; `topic` narrows them to one kind.

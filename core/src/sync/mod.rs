@@ -515,10 +515,12 @@ async fn post_created<T: serde::de::DeserializeOwned>(
     let response = request.send().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
-    if status != 201 {
-        return Err(SyncError::Server { status, what, message: error_message(&bytes) });
+    match status {
+        201 => serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what, reason: e.to_string() }),
+        401 => Err(SyncError::Unauthorized),
+        426 => Err(SyncError::UpgradeRequired(error_message(&bytes))),
+        _ => Err(SyncError::Server { status, what, message: error_message(&bytes) }),
     }
-    serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what, reason: e.to_string() })
 }
 
 /// Runs one sync on a thread of its own so the conversation never waits on the network;

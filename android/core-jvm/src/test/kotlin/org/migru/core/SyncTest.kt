@@ -62,25 +62,16 @@ class SyncTest {
     private fun get(path: String): HttpResponse<String> =
         http.send(HttpRequest.newBuilder(URI.create(url + path)).GET().build(), HttpResponse.BodyHandlers.ofString())
 
-    private fun post(path: String, body: String, token: String? = null): String {
-        val request = HttpRequest.newBuilder(URI.create(url + path))
-            .header("content-type", "application/json")
-            .header("migru-protocol", "1")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
-        token?.let { request.header("authorization", "Bearer $it") }
-        val response = http.send(request.build(), HttpResponse.BodyHandlers.ofString())
-        assertTrue(response.statusCode() in 200..299, "$path: ${response.statusCode()} ${response.body()}")
-        return response.body()
-    }
-
-    private fun field(json: String, name: String): String =
-        Regex("\"$name\"\\s*:\\s*\"([^\"]+)\"").find(json)?.groupValues?.get(1) ?: error("no $name in $json")
-
-    /** A family with a parent and a child device; returns the child's token. */
-    private fun enrolChild(): String {
-        val parent = field(post("/v1/families", """{"name":"F","device_name":"mum"}"""), "token")
-        val code = field(post("/v1/pairing-codes", """{"role":"child"}""", parent), "code")
-        return field(post("/v1/pair", """{"code":"$code","device_name":"kid"}"""), "token")
+    /** A family with a parent and a child device, made through the library; returns the child's token. */
+    private suspend fun enrolChild(): String {
+        val parent = createFamily(url, "F", "mum")
+        assertEquals("parent", parent.role)
+        val code = createPairingCode(url, parent.token, "child")
+        assertTrue(Regex("[A-Z0-9]{4}-[A-Z0-9]{4}").matches(code.code), code.code)
+        val child = pairDevice(url, code.code, "kid")
+        assertEquals(Pair("child", parent.familyId), Pair(child.role, child.familyId))
+        assertThrows<MigruException.InvalidInput> { runBlocking { pairDevice(url, code.code, "again") } }
+        return child.token
     }
 
     private class Progress : SyncListener {
@@ -127,6 +118,10 @@ class SyncTest {
         val phone = MigruCompanion.open(dir.resolve("phone.db").toString())
         phone.logSymptom(3u, null, null)
         assertThrows<MigruException.Unauthorized> { runBlocking { phone.sync(url, "not-a-token", null, null) } }
+        assertThrows<MigruException.Unauthorized> { runBlocking { createPairingCode(url, "not-a-token", "child") } }
+        val child = enrolChild()
+        val refused = assertThrows<MigruException.InvalidInput> { runBlocking { createPairingCode(url, child, "parent") } }
+        assertTrue(refused.reason.startsWith("pairing code"), refused.reason)
         val cancel = CancelHandle()
         cancel.cancel()
         assertThrows<MigruException.Cancelled> { runBlocking { phone.sync(url, enrolChild(), null, cancel) } }
