@@ -26,7 +26,10 @@ pub use companion::{ImportProgress, MigruCompanion};
 pub use error::MigruError;
 pub use logging::{LogSink, init_logging};
 pub use records::{ConversationTurn, ImportReport, LineError, LoggedEvent, Stats, TurnDecision};
-pub use sync::{Enrolment, PairingCode, PulledChange, SyncListener, SyncProgress, create_family, create_pairing_code, pair_device};
+pub use sync::{
+    Enrolment, FamilyDevice, PairingCode, PulledChange, SyncListener, SyncProgress, create_family, create_pairing_code, list_devices,
+    pair_device, revoke_device,
+};
 pub use wearable::{DropCount, NotificationOutcome, WearableSession, WearableStats, WearableSummary};
 
 uniffi::setup_scaffolding!();

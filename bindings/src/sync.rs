@@ -123,6 +123,40 @@ pub async fn pair_device(server_url: String, code: String, device_name: String) 
         .map_err(sync_error)
 }
 
+/// One of the family's devices, for the parent app's device list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FamilyDevice {
+    pub id: String,
+    pub name: String,
+    /// `parent` or `child`.
+    pub role: String,
+    pub created_at_ms: i64,
+    /// Set once a parent revoked it.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The family's devices, revoked ones included (a parent's token only).
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn list_devices(server_url: String, parent_token: String) -> Result<Vec<FamilyDevice>, MigruError> {
+    let devices = runtime()
+        .spawn(async move { migru_core::sync::list_devices(&server_url, &parent_token).await })
+        .await?
+        .map_err(sync_error)?;
+    Ok(devices
+        .into_iter()
+        .map(|d| FamilyDevice { id: d.id, name: d.name, role: d.role, created_at_ms: d.created_at_ms, revoked_at_ms: d.revoked_at_ms })
+        .collect())
+}
+
+/// Revokes a device of the family at once: its token stops working (a parent's token only).
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn revoke_device(server_url: String, parent_token: String, device_id: String) -> Result<(), MigruError> {
+    runtime()
+        .spawn(async move { migru_core::sync::revoke_device(&server_url, &parent_token, &device_id).await })
+        .await?
+        .map_err(sync_error)
+}
+
 fn sync_error(error: migru_core::sync::SyncError) -> MigruError {
     migru_core::CompanionError::Sync(error).into()
 }

@@ -496,8 +496,32 @@ pub async fn pair(server: &str, code: &str, device_name: &str) -> Result<Enrolme
     post_created(server, "/v1/pair", None, &json!({ "code": code, "device_name": device_name }), "pairing").await
 }
 
-/// POSTs `body` to `path` and decodes the `201 Created` answer; any other status is an error
-/// carrying the server's message.
+/// One of the family's devices, as a parent sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    /// `parent` or `child`.
+    pub role: String,
+    pub created_at_ms: i64,
+    /// When a parent revoked it; its token no longer works.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The family's devices, revoked ones included (a parent's token only).
+pub async fn list_devices(server: &str, parent_token: &str) -> Result<Vec<Device>, SyncError> {
+    let request = http(server, reqwest::Method::GET, "/v1/devices", Some(parent_token));
+    let bytes = send(request, "listing devices", 200).await?;
+    serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what: "listing devices", reason: e.to_string() })
+}
+
+/// Revokes one of the family's devices at once (a parent's token only).
+pub async fn revoke_device(server: &str, parent_token: &str, device_id: &str) -> Result<(), SyncError> {
+    let path = format!("/v1/devices/{}", urlencode_segment(device_id));
+    send(http(server, reqwest::Method::DELETE, &path, Some(parent_token)), "revoking a device", 204).await.map(drop)
+}
+
+/// POSTs `body` to `path` and decodes the `201 Created` answer.
 async fn post_created<T: serde::de::DeserializeOwned>(
     server: &str,
     path: &str,
@@ -505,22 +529,41 @@ async fn post_created<T: serde::de::DeserializeOwned>(
     body: &Value,
     what: &'static str,
 ) -> Result<T, SyncError> {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", server.trim_end_matches('/')))
-        .header("migru-protocol", PROTOCOL_VERSION.to_string())
-        .json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+    let bytes = send(http(server, reqwest::Method::POST, path, token).json(body), what, 201).await?;
+    serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what, reason: e.to_string() })
+}
+
+fn http(server: &str, method: reqwest::Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    let request = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.trim_end_matches('/')))
+        .header("migru-protocol", PROTOCOL_VERSION.to_string());
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
     }
+}
+
+/// Sends once (these calls are a person's action: they see the error and try again) and
+/// returns the body when the status is `expected`; any other status is an error carrying the
+/// server's message.
+async fn send(request: reqwest::RequestBuilder, what: &'static str, expected: u16) -> Result<Vec<u8>, SyncError> {
     let response = request.send().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| SyncError::Unreachable { attempts: 1, reason: e.to_string() })?;
     match status {
-        201 => serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse { what, reason: e.to_string() }),
+        s if s == expected => Ok(bytes.to_vec()),
         401 => Err(SyncError::Unauthorized),
         426 => Err(SyncError::UpgradeRequired(error_message(&bytes))),
         _ => Err(SyncError::Server { status, what, message: error_message(&bytes) }),
     }
+}
+
+/// A device id as one path segment: anything but `[A-Za-z0-9-]` is refused by the server as
+/// not found anyway, so it is percent-encoded rather than allowed to change the path.
+fn urlencode_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 /// Runs one sync on a thread of its own so the conversation never waits on the network;

@@ -114,6 +114,23 @@ class SyncTest {
     }
 
     @Test
+    fun `a parent lists the family's devices and a revoked phone can no longer sync`() = runBlocking<Unit> {
+        val parent = createFamily(url, "F", "dad")
+        val child = pairDevice(url, createPairingCode(url, parent.token, "child").code, "tablet")
+        val devices = listDevices(url, parent.token)
+        assertEquals(listOf("dad" to "parent", "tablet" to "child"), devices.map { it.name to it.role })
+        assertTrue(devices.all { it.revokedAtMs == null })
+
+        revokeDevice(url, parent.token, child.deviceId)
+        assertTrue(listDevices(url, parent.token).single { it.id == child.deviceId }.revokedAtMs != null)
+        val phone = MigruCompanion.open(dir.resolve("tablet.db").toString())
+        phone.logSymptom(2u, null, null)
+        assertThrows<MigruException.Unauthorized> { runBlocking { phone.sync(url, child.token, null, null) } }
+        assertThrows<MigruException.InvalidInput> { runBlocking { revokeDevice(url, parent.token, "no-such-device") } }
+        phone.close()
+    }
+
+    @Test
     fun `a revoked or unknown token is Unauthorized and a cancelled sync loses nothing`() = runBlocking<Unit> {
         val phone = MigruCompanion.open(dir.resolve("phone.db").toString())
         phone.logSymptom(3u, null, null)
