@@ -63,7 +63,7 @@ public final class MigruStore: ObservableObject {
             }
         }
         await refresh()
-        if joinedFamily { await syncNow() }
+        await syncQuietly()
     }
 
     /// The quick symptom log: 0–10 and, if the child wants, where or how it hurts.
@@ -130,6 +130,17 @@ public final class MigruStore: ObservableObject {
         guard let companion, let server = familyServer, let token = FamilyToken.load() else { return }
         _ = await run({ try await companion.sync(serverUrl: server, token: token, listener: nil, cancel: nil) }, then: { $0 })
         await refresh()
+    }
+
+    /// After each message: no alert while offline (the next sync sends it), only when the phone
+    /// must be paired again.
+    private func syncQuietly() async {
+        guard let companion, let server = familyServer, let token = FamilyToken.load() else { return }
+        do {
+            _ = try await Task.detached { try await companion.sync(serverUrl: server, token: token, listener: nil, cancel: nil) }.value
+        } catch let error as MigruError {
+            if case .Unauthorized = error { problem = Self.words(for: error) }
+        } catch {}
     }
 
     private func remember(server: String, token: String) {
