@@ -513,6 +513,32 @@ mod tests {
         assert!(!error.reason().contains("secret"));
     }
 
+    /// Content ids are a storage contract: a file imported again, by any later version, must map
+    /// to the same ids. These were computed by the code of session 4 before the import was tuned.
+    #[test]
+    fn content_ids_are_pinned_across_versions() {
+        let pinned: &[(&str, &str)] = &[
+            (r#"{"ts":"2026-03-01T09:00:00+01:00","kind":"message","text":"my head hurts \"a lot\" é\u0001"}"#, "019ca869-5000-7754-bdd1-1881b9be2bc5"),
+            (r#"{"ts":"2026-03-01T08:00:00.123Z","kind":"symptom","user":"child-7","intensity":7,"text":"ouch","zeta":[1,{"b":2,"a":null}],"alpha":true}"#, "019ca869-507b-7609-8f62-947e6febac67"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"env","user":"child-3","pressure_hpa":1003.25,"humidity_pct":80.5}"#, "019ca869-5000-739c-a3e9-d8d41b9dd31e"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"env","temp_c":-3.1e-5}"#, "019ca869-5000-7582-86d4-50607d433fab"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"sleep","start":"2026-02-28T21:30:00+01:00","end":"2026-03-01T07:00:00.5+01:00"}"#, "019ca869-5000-7427-909c-4d3decacc2f5"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"relief","strategy":"dark_room"}"#, "019ca869-5000-713d-9d4b-6a194cd19b05"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"activity","category":"screen_time","mood":"ok"}"#, "019ca869-5000-744e-8848-f11df25624aa"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"intervention","name":"breathing"}"#, "019ca869-5000-74cf-9c29-7dc683b3d491"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"rr","rr_ms":[812,790.5,1e3]}"#, "019ca869-5000-7959-b5d4-ca166536ad8c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"hr","bpm":71}"#, "019ca869-5000-75e6-9154-50694b6c5b5c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"eda","microsiemens":[0.5,0.6],"hz":4}"#, "019ca869-5000-7186-b10e-9b660e51643c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"accel","hz":32,"x":[0.1],"y":[0],"z":[1]}"#, "019ca869-5000-7702-8965-c16a60d3d0c5"),
+        ];
+        let computed: Vec<String> = pinned
+            .iter()
+            .map(|(line, _)| content_id(&decode_line(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"))).to_string())
+            .collect();
+        let expected: Vec<&str> = pinned.iter().map(|(_, id)| *id).collect();
+        assert_eq!(computed, expected);
+    }
+
     #[test]
     fn content_ids_are_stable_time_ordered_v7() {
         let a = decode_line(br#"{"ts":"2026-03-01T08:00:00Z","kind":"hr","bpm":71}"#).unwrap();
