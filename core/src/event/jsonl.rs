@@ -326,114 +326,176 @@ fn kind_list() -> String {
 
 /// Encodes a record as one canonical line (no newline). `id` is written when present.
 pub fn encode_line(record: &Record) -> String {
-    let mut out = String::with_capacity(128);
-    out.push('{');
+    let mut out = Vec::with_capacity(160);
+    out.push(b'{');
     if let Some(id) = record.id {
-        push_field(&mut out, "id", &Value::String(id.to_string()));
+        push_key(&mut out, "id");
+        push_str(&mut out, &id.to_string());
     }
     push_common(&mut out, record);
-    out.push('}');
-    out
+    out.push(b'}');
+    into_string(out)
 }
 
 /// The body and unknown fields as one JSON object: what the store keeps beside the indexed
 /// columns (`id`, `ts`, `kind`, `user`).
 pub fn encode_payload(record: &Record) -> String {
-    let mut out = String::with_capacity(64);
-    out.push('{');
+    let mut out = Vec::with_capacity(96);
+    out.push(b'{');
     push_body(&mut out, record);
-    out.push('}');
-    out
+    out.push(b'}');
+    into_string(out)
 }
 
 /// A stable id derived from a record's content, for records that arrive without one, so that
 /// importing the same file twice stores nothing new. It is a UUIDv7 whose time is the record's
 /// own `ts` (time-ordered like every other id) and whose random bits come from SHA-256 of the
-/// canonical encoding.
+/// canonical encoding (the line as `encode_line` writes it without an `id`).
 pub fn content_id(record: &Record) -> Uuid {
-    let mut canonical = String::with_capacity(128);
-    canonical.push('{');
-    push_common(&mut canonical, record);
-    canonical.push('}');
-    let digest = Sha256::digest(canonical.as_bytes());
+    payload_and_content_id(record).1
+}
+
+/// `encode_payload` and `content_id` at once: the canonical encoding the id hashes is the common
+/// fields followed by the payload's fields, so the body is encoded once for both.
+pub fn payload_and_content_id(record: &Record) -> (String, Uuid) {
+    let mut payload = Vec::with_capacity(96);
+    payload.push(b'{');
+    push_body(&mut payload, record);
+    let mut canonical = Vec::with_capacity(payload.len() + 64);
+    canonical.push(b'{');
+    push_common_fields(&mut canonical, record);
+    if payload.len() > 1 {
+        canonical.push(b',');
+        canonical.extend_from_slice(&payload[1..]);
+    }
+    canonical.push(b'}');
+    payload.push(b'}');
+    let digest = Sha256::digest(&canonical);
     let millis = record.ts.timestamp_millis().max(0) as u64;
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
     bytes[6..].copy_from_slice(&digest[..10]);
     bytes[6] = 0x70 | (bytes[6] & 0x0f);
     bytes[8] = 0x80 | (bytes[8] & 0x3f);
-    Uuid::from_bytes(bytes)
+    (into_string(payload), Uuid::from_bytes(bytes))
 }
 
-fn push_common(out: &mut String, record: &Record) {
-    push_field(out, "ts", &Value::String(format_ts(&record.ts)));
-    push_field(out, "kind", &Value::String(record.kind().as_str().to_owned()));
-    if record.user != LOCAL_USER {
-        push_field(out, "user", &Value::String(record.user.clone()));
-    }
+/// serde_json writes only valid UTF-8, so the conversion never falls back.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn push_common(out: &mut Vec<u8>, record: &Record) {
+    push_common_fields(out, record);
     push_body(out, record);
 }
 
-fn push_body(out: &mut String, record: &Record) {
-    for (key, value) in body_fields(&record.body) {
-        push_field(out, key, &value);
-    }
-    for (key, value) in &record.extra {
-        push_field(out, key, value);
+/// `ts`, `kind` and (when not the local child) `user`.
+fn push_common_fields(out: &mut Vec<u8>, record: &Record) {
+    push_key(out, "ts");
+    push_str(out, &format_ts(&record.ts));
+    push_key(out, "kind");
+    push_str(out, record.kind().as_str());
+    if record.user != LOCAL_USER {
+        push_key(out, "user");
+        push_str(out, &record.user);
     }
 }
 
-fn body_fields(body: &Body) -> Vec<(&'static str, Value)> {
-    let text = |t: &Option<String>| t.as_ref().map(|t| ("text", Value::String(t.clone())));
-    let number = |v: f64| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number);
-    let numbers = |vs: &[f64]| Value::Array(vs.iter().map(|v| number(*v)).collect());
-    let mut fields = Vec::new();
-    match body {
-        Body::Message { text } => fields.push(("text", Value::String(text.clone()))),
+/// The kind's fields in their fixed order, then unknown fields sorted by name. Numbers are written
+/// exactly as serde_json writes a `Value` holding them (non-finite ones as `null`).
+fn push_body(out: &mut Vec<u8>, record: &Record) {
+    let text = |out: &mut Vec<u8>, t: &Option<String>| {
+        if let Some(t) = t {
+            push_key(out, "text");
+            push_str(out, t);
+        }
+    };
+    match &record.body {
+        Body::Message { text: t } => {
+            push_key(out, "text");
+            push_str(out, t);
+        }
         Body::Symptom { intensity, text: t } => {
-            fields.push(("intensity", Value::from(*intensity)));
-            fields.extend(text(t));
+            push_key(out, "intensity");
+            push_json(out, &u64::from(*intensity));
+            text(out, t);
         }
         Body::Relief { strategy, text: t } => {
-            fields.push(("strategy", Value::String(strategy.as_str().to_owned())));
-            fields.extend(text(t));
+            push_key(out, "strategy");
+            push_str(out, strategy.as_str());
+            text(out, t);
         }
         Body::Activity { category, text: t } => {
-            fields.push(("category", Value::String(category.as_str().to_owned())));
-            fields.extend(text(t));
+            push_key(out, "category");
+            push_str(out, category.as_str());
+            text(out, t);
         }
         Body::Sleep { start, end } => {
-            fields.push(("start", Value::String(format_ts(start))));
-            fields.push(("end", Value::String(format_ts(end))));
+            push_key(out, "start");
+            push_str(out, &format_ts(start));
+            push_key(out, "end");
+            push_str(out, &format_ts(end));
         }
         Body::Env { pressure_hpa, temp_c, humidity_pct } => {
-            let optional = [("pressure_hpa", pressure_hpa), ("temp_c", temp_c), ("humidity_pct", humidity_pct)];
-            fields.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, number(v)))));
+            for (key, value) in [("pressure_hpa", pressure_hpa), ("temp_c", temp_c), ("humidity_pct", humidity_pct)] {
+                if let Some(value) = value {
+                    push_key(out, key);
+                    push_json(out, value);
+                }
+            }
         }
-        Body::Intervention { name } => fields.push(("name", Value::String(name.clone()))),
-        Body::Rr { rr_ms } => fields.push(("rr_ms", numbers(rr_ms))),
-        Body::Hr { bpm } => fields.push(("bpm", number(*bpm))),
+        Body::Intervention { name } => {
+            push_key(out, "name");
+            push_str(out, name);
+        }
+        Body::Rr { rr_ms } => {
+            push_key(out, "rr_ms");
+            push_json(out, rr_ms);
+        }
+        Body::Hr { bpm } => {
+            push_key(out, "bpm");
+            push_json(out, bpm);
+        }
         Body::Eda { microsiemens, hz } => {
-            fields.push(("microsiemens", numbers(microsiemens)));
-            fields.push(("hz", number(*hz)));
-            fields.push(("samples", Value::from(microsiemens.len())));
+            push_key(out, "microsiemens");
+            push_json(out, microsiemens);
+            push_key(out, "hz");
+            push_json(out, hz);
+            push_key(out, "samples");
+            push_json(out, &(microsiemens.len() as u64));
         }
         Body::Accel { hz, x, y, z } => {
-            fields.push(("hz", number(*hz)));
-            fields.extend([("x", numbers(x)), ("y", numbers(y)), ("z", numbers(z))]);
+            push_key(out, "hz");
+            push_json(out, hz);
+            for (key, axis) in [("x", x), ("y", y), ("z", z)] {
+                push_key(out, key);
+                push_json(out, axis);
+            }
         }
     }
-    fields
+    for (key, value) in &record.extra {
+        push_key(out, key);
+        push_json(out, value);
+    }
 }
 
-fn push_field(out: &mut String, key: &str, value: &Value) {
-    if !out.ends_with('{') {
-        out.push(',');
+/// Writes `"key":`, preceded by a comma unless it is the object's first field.
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    if out.last() != Some(&b'{') {
+        out.push(b',');
     }
-    // Serialising a `str` or a `Value` to a String cannot fail.
-    out.push_str(&serde_json::to_string(key).unwrap_or_default());
-    out.push(':');
-    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+    push_str(out, key);
+    out.push(b':');
+}
+
+fn push_str(out: &mut Vec<u8>, text: &str) {
+    push_json(out, text);
+}
+
+fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing a string, number, array of numbers or `Value` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
@@ -511,6 +573,32 @@ mod tests {
         assert!(!error.reason().contains("secret"));
         let error = decode_line(b"{\"text\":\"my secret diary\" oops").unwrap_err();
         assert!(!error.reason().contains("secret"));
+    }
+
+    /// Content ids are a storage contract: a file imported again, by any later version, must map
+    /// to the same ids. These were computed by the code of session 4 before the import was tuned.
+    #[test]
+    fn content_ids_are_pinned_across_versions() {
+        let pinned: &[(&str, &str)] = &[
+            (r#"{"ts":"2026-03-01T09:00:00+01:00","kind":"message","text":"my head hurts \"a lot\" é\u0001"}"#, "019ca869-5000-7754-bdd1-1881b9be2bc5"),
+            (r#"{"ts":"2026-03-01T08:00:00.123Z","kind":"symptom","user":"child-7","intensity":7,"text":"ouch","zeta":[1,{"b":2,"a":null}],"alpha":true}"#, "019ca869-507b-7609-8f62-947e6febac67"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"env","user":"child-3","pressure_hpa":1003.25,"humidity_pct":80.5}"#, "019ca869-5000-739c-a3e9-d8d41b9dd31e"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"env","temp_c":-3.1e-5}"#, "019ca869-5000-7582-86d4-50607d433fab"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"sleep","start":"2026-02-28T21:30:00+01:00","end":"2026-03-01T07:00:00.5+01:00"}"#, "019ca869-5000-7427-909c-4d3decacc2f5"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"relief","strategy":"dark_room"}"#, "019ca869-5000-713d-9d4b-6a194cd19b05"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"activity","category":"screen_time","mood":"ok"}"#, "019ca869-5000-744e-8848-f11df25624aa"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"intervention","name":"breathing"}"#, "019ca869-5000-74cf-9c29-7dc683b3d491"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"rr","rr_ms":[812,790.5,1e3]}"#, "019ca869-5000-7959-b5d4-ca166536ad8c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"hr","bpm":71}"#, "019ca869-5000-75e6-9154-50694b6c5b5c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"eda","microsiemens":[0.5,0.6],"hz":4}"#, "019ca869-5000-7186-b10e-9b660e51643c"),
+            (r#"{"ts":"2026-03-01T08:00:00Z","kind":"accel","hz":32,"x":[0.1],"y":[0],"z":[1]}"#, "019ca869-5000-7702-8965-c16a60d3d0c5"),
+        ];
+        let computed: Vec<String> = pinned
+            .iter()
+            .map(|(line, _)| content_id(&decode_line(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"))).to_string())
+            .collect();
+        let expected: Vec<&str> = pinned.iter().map(|(_, id)| *id).collect();
+        assert_eq!(computed, expected);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::event::jsonl::{decode_object, encode_payload};
-use crate::event::{Body, Kind, Record, content_id, ts_from_parts};
+use crate::event::jsonl::{decode_object, encode_payload, payload_and_content_id};
+use crate::event::{Body, Kind, Record, ts_from_parts};
 
 /// What happened to one record offered to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +50,19 @@ pub struct PreparedRecord {
 impl PreparedRecord {
     /// Assigns the content id where the record has none, and encodes the payload.
     pub fn new(record: Record) -> Self {
-        let id = record.id.unwrap_or_else(|| content_id(&record));
-        let payload = encode_payload(&record);
+        let (id, payload) = id_and_payload(&record);
         PreparedRecord { record, id, payload }
+    }
+}
+
+/// The record's id (its content id when it has none) and its stored payload.
+fn id_and_payload(record: &Record) -> (Uuid, String) {
+    match record.id {
+        Some(id) => (id, encode_payload(record)),
+        None => {
+            let (payload, id) = payload_and_content_id(record);
+            (id, payload)
+        }
     }
 }
 
@@ -84,8 +94,8 @@ impl<'c> Inserter<'c> {
 
     /// Inserts one record (assigning its content id if it has none) and its derived rows.
     pub fn insert(&mut self, record: &Record, now_ms: i64) -> Result<Appended, StoreError> {
-        let id = record.id.unwrap_or_else(|| content_id(record));
-        self.insert_with(record, id, &encode_payload(record), now_ms)
+        let (id, payload) = id_and_payload(record);
+        self.insert_with(record, id, &payload, now_ms)
     }
 
     pub fn insert_prepared(&mut self, prepared: &PreparedRecord, now_ms: i64) -> Result<Appended, StoreError> {
