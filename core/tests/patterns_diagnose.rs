@@ -10,7 +10,7 @@ use migru_core::simulate::{Config, cohort};
 #[test]
 #[ignore = "diagnostic over the full cohort: run with --release --ignored --nocapture"]
 fn diagnose_misses_and_false_discoveries() {
-    for seed in [1u64, 2] {
+    for seed in std::env::var("DIAG_SEEDS").map(|s| s.split(",").filter_map(|x| x.parse().ok()).collect::<Vec<u64>>()).unwrap_or(vec![1u64, 2]) {
         let (records, truth) = cohort(&Config { children: 200, days: 28, seed, ..Config::default() });
         let reports = reports(&records);
         // (kind) -> eligible, found, own p<0.05, own q (BH alone) <= 0.05, tested
