@@ -124,3 +124,18 @@ fn saved_state_size() {
     }
     println!("STATE bytes {} encode {:?} each", saved.state.len(), t.elapsed() / 20);
 }
+
+/// What an uncached Boschloo p-value costs (relief candidates; memoised by their counts).
+#[test]
+#[ignore = "diagnostic"]
+fn boschloo_cost() {
+    let t = std::time::Instant::now();
+    let mut calls = 0u32;
+    for n1 in 4..16u64 {
+        for n2 in [8u64, 16, 24] {
+            std::hint::black_box(migru_core::patterns::stats::boschloo_upper_tail(n1 / 2 + 1, n1, n2 / 3, n2));
+            calls += 1;
+        }
+    }
+    println!("BOSCHLOO {calls} uncached calls, {:?} each", t.elapsed() / calls);
+}
