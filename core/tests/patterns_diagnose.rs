@@ -10,7 +10,7 @@ use migru_core::simulate::{Config, cohort};
 #[test]
 #[ignore = "diagnostic over the full cohort: run with --release --ignored --nocapture"]
 fn diagnose_misses_and_false_discoveries() {
-    for seed in [1u64, 2] {
+    for seed in std::env::var("DIAG_SEEDS").map(|s| s.split(",").filter_map(|x| x.parse().ok()).collect::<Vec<u64>>()).unwrap_or(vec![1u64, 2]) {
         let (records, truth) = cohort(&Config { children: 200, days: 28, seed, ..Config::default() });
         let reports = reports(&records);
         // (kind) -> eligible, found, own p<0.05, own q (BH alone) <= 0.05, tested
@@ -123,4 +123,19 @@ fn saved_state_size() {
         std::hint::black_box(migru_core::patterns::encode(&engine).expect("encode"));
     }
     println!("STATE bytes {} encode {:?} each", saved.state.len(), t.elapsed() / 20);
+}
+
+/// What an uncached Boschloo p-value costs (relief candidates; memoised by their counts).
+#[test]
+#[ignore = "diagnostic"]
+fn boschloo_cost() {
+    let t = std::time::Instant::now();
+    let mut calls = 0u32;
+    for n1 in 4..16u64 {
+        for n2 in [8u64, 16, 24] {
+            std::hint::black_box(migru_core::patterns::stats::boschloo_upper_tail(n1 / 2 + 1, n1, n2 / 3, n2));
+            calls += 1;
+        }
+    }
+    println!("BOSCHLOO {calls} uncached calls, {:?} each", t.elapsed() / calls);
 }

@@ -62,12 +62,22 @@ fn full_cohort_200_children_28_days() {
         let e = run(200, 28, seed);
         println!("seed {seed}");
         report(&e);
-        // Issue targets: precision >= 0.95, recall >= 0.70, effect-free <= 5 %. Only the last is
-        // met (measured, seeds 1 and 2: precision 0.94 / 0.90, recall 0.50 / 0.48, effect-free
-        // 2 / 100 and 2 / 100; ADR 0003 says why recall is bounded by 28 days of data);
-        // printed above, guarded here just under the measured levels.
-        assert!(e.engine.precision >= 0.88, "precision {}", e.engine.precision);
-        assert!(e.engine.recall >= 0.45, "recall {}", e.engine.recall);
+        // Issue targets: precision >= 0.95, recall >= 0.70, effect-free <= 5 %. Measured (seeds
+        // 1 and 2): precision 0.94 / 0.95, recall 0.52 / 0.51, effect-free 2 / 100 and 0 / 100;
+        // ADR 0003 says why recall is bounded by 28 days of data. Printed above, guarded here
+        // just under the measured levels.
+        assert!(e.engine.precision >= 0.92, "precision {}", e.engine.precision);
+        assert!(e.engine.recall >= 0.49, "recall {}", e.engine.recall);
         assert!(e.engine.effect_free_share_with_any <= 0.05);
     }
+}
+
+/// The cohort the a-priori choices (prior weights by kind, ADR 0003) were checked on: seed 3,
+/// never one of the two seeds reported above.
+#[test]
+#[ignore = "tuning cohort: run with --release --ignored --nocapture"]
+fn tuning_cohort_seed_3() {
+    let e = run(200, 28, 3);
+    println!("seed 3 (tuning)");
+    report(&e);
 }

@@ -139,10 +139,10 @@ pub fn build(user: &str, child: &ChildState) -> Report {
     let totals = child.current();
     let mut candidates = rate_candidates(&totals);
     candidates.extend(relief_candidates(&totals));
+    let best = best_p_values(&candidates, &totals);
+    restrict_family(&mut candidates, &best);
     apply_fdr(&mut candidates);
-    if adjust_for_discoveries(&mut candidates, &totals) {
-        apply_fdr(&mut candidates);
-    }
+    adjust_for_discoveries(&mut candidates, &totals);
     Report {
         user: user.to_owned(),
         observed_from: rfc3339(child.observed_from_ms.unwrap_or(child.first_ms)),
@@ -209,12 +209,12 @@ fn relief_candidates(totals: &Aggregates) -> Vec<Candidate> {
 fn relief_candidate(strategy: ReliefStrategy, r: &ReliefCounts, all: (u32, u32)) -> Candidate {
     let (n1, x) = (u64::from(r.episodes), u64::from(r.quick));
     let (n2, y) = (u64::from(all.0 - r.episodes), u64::from(all.1 - r.quick));
-    let estimate = stats::risk_ratio(x, n1, y, n2);
-    let best = x + y;
-    let testable = n1 > 0 && n2 > 0 && best > 0 && {
-        let top = best.min(n1);
-        stats::fisher_upper_tail(top, n1, best - top, n2) <= FDR_Q
-    };
+    // Boschloo's unconditional test (more powerful than Fisher's, same level); the Katz
+    // interval stays the reported one.
+    let estimate = stats::risk_ratio(x, n1, y, n2).map(|e| Estimate { p_value: stats::boschloo_upper_tail(x, n1, y, n2), ..e });
+    // Tarone: the best possible table (every episode with this strategy quick, none of the
+    // others) depends on the group sizes only, which the strategy chosen fixes, not the outcome.
+    let testable = n1 > 0 && n2 > 0 && stats::boschloo_upper_tail(n1, n1, 0, n2) <= FDR_Q;
     let counts = Counts {
         exposed_events: r.quick,
         unexposed_events: all.1 - r.quick,
@@ -225,7 +225,7 @@ fn relief_candidate(strategy: ReliefStrategy, r: &ReliefCounts, all: (u32, u32))
     };
     let median = stats::median(&r.minutes_to_relief);
     let subject = format!("strategy:{strategy}");
-    candidate(PatternKind::Relief, subject, estimate, testable, r.quick, counts, "risk_ratio_katz_fisher_exact", median)
+    candidate(PatternKind::Relief, subject, estimate, testable, r.quick, counts, "risk_ratio_katz_boschloo_exact", median)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -262,61 +262,135 @@ fn candidate(
 }
 
 /// Re-tests every tested rate candidate within the strata of each *stronger* stratifier that
-/// was found significant (`cell::STRATIFIERS`; for times of day and triggers also every trigger,
-/// `cell::joint_index`), keeping the largest p-value. A p-value can only grow,
-/// so Benjamini–Hochberg on the result still controls the false discovery rate; what it removes
-/// are patterns that hold only through another (humid hours are low-pressure hours). Returns
-/// whether any p-value changed. Candidates are in `rate_names()` order, rate ones first.
-fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) -> bool {
-    let found: Vec<usize> = STRATIFIERS
-        .iter()
-        .copied()
-        .chain(TRIGGER0..TRIGGER0 + 15)
-        .filter(|&i| candidates[i].significant)
-        .collect();
-    if found.is_empty() {
-        return false;
-    }
-    // Strength order: a candidate is re-tested only within discoveries whose own test is
-    // stronger (smaller own p; ties by index). Of two patterns that ride on each other (homework
-    // and screen time back to back), the stronger one stands and the weaker one must survive
-    // within its strata; re-testing each within the other (session 2) discarded both.
-    let own: Vec<f64> = candidates.iter().map(|c| c.p_unadjusted).collect();
-    let stronger = |s: usize, i: usize| (own[s], s) < (own[i], i);
-    let mut changed = false;
-    for (i, c) in candidates.iter_mut().enumerate().take(RATE_CANDIDATES) {
-        if !c.tested {
-            continue;
-        }
-        for &strat in &found {
-            if strat == i || !stronger(strat, i) {
-                continue;
-            }
-            let Some(cells) = joint_index(i, strat).and_then(|x| totals.joint.get(x)) else { continue };
-            let strata: Vec<(u64, f64, u64, f64)> = cells
-                .iter()
-                .map(|r| (u64::from(r.exposed_events), r.exposed_min as f64, u64::from(r.unexposed_events), r.unexposed_min as f64))
-                .collect();
-            if let Some(p) = stats::stratified_rate_p(&strata) {
-                c.adjusted_for.push(rate_key(strat));
-                if p > c.p_value {
-                    c.p_value = p;
-                    changed = true;
+/// is a discovery (`cell::STRATIFIERS`; for times of day and triggers also every trigger,
+/// `cell::joint_index`), keeping the largest p-value. Candidates are taken in order of their
+/// own p-value (strongest first); each is re-tested within the discoveries that stood before it,
+/// then weighted BH is applied to the current p-values, and it joins the adjusters only if it is
+/// still significant. So a pattern is never removed by one that did not itself survive
+/// (session 3 re-tested within every first-round discovery: homework, own p 3·10⁻⁵, fell within
+/// `evening`, which then fell within `school_day`, and neither was reported). A p-value can
+/// only grow, so BH on the result still controls the false discovery rate; what it removes are
+/// patterns that hold only through another (humid hours are low-pressure hours). Candidates
+/// are in `rate_names()` order, rate ones first.
+fn adjust_for_discoveries(candidates: &mut [Candidate], totals: &Aggregates) {
+    let mut order: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].tested).collect();
+    order.sort_by(|&i, &j| candidates[i].p_unadjusted.total_cmp(&candidates[j].p_unadjusted).then(i.cmp(&j)));
+    let adjuster = |i: usize| STRATIFIERS.contains(&i) || (TRIGGER0..TRIGGER0 + 15).contains(&i);
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        if i < RATE_CANDIDATES && !kept.is_empty() {
+            let c = &mut candidates[i];
+            for &strat in &kept {
+                let Some(cells) = joint_index(i, strat).and_then(|x| totals.joint.get(x)) else { continue };
+                let strata: Vec<(u64, f64, u64, f64)> = cells
+                    .iter()
+                    .map(|r| (u64::from(r.exposed_events), r.exposed_min as f64, u64::from(r.unexposed_events), r.unexposed_min as f64))
+                    .collect();
+                if let Some(p) = stats::stratified_rate_p(&strata) {
+                    c.adjusted_for.push(rate_key(strat));
+                    c.p_value = c.p_value.max(p);
                 }
             }
+            apply_fdr(candidates);
+        }
+        if adjuster(i) && candidates[i].significant {
+            kept.push(i);
         }
     }
-    changed
 }
 
 fn rate_key(index: usize) -> String {
     rate_names().get(index).map_or_else(String::new, |(kind, subject)| format!("{}:{}", kind.as_str(), subject))
 }
 
-/// Benjamini–Hochberg over the tested candidates; untested ones keep q = 1.
+/// The a-priori weight of a candidate in the weighted Benjamini–Hochberg procedure, by what it
+/// is (never by what the data say; identical for every child; ADR 0003 "Multiple testing").
+/// Single weekdays see their exposure in four whole days a month, so day-to-day clustering
+/// weighs more than the Poisson test assumes, and they overlap `school_day` / `weekend`; they
+/// carry a fifth of the weight of a time of day, a weather condition, a trigger or a relief
+/// strategy, and the two day types half. Normalised over the tested family to mean 1.
+pub fn prior_weight(kind: PatternKind, subject: &str) -> f64 {
+    match kind {
+        PatternKind::Weekday if DAY_TYPES.contains(&subject) => WEIGHT_DAY_TYPE,
+        PatternKind::Weekday => WEIGHT_SINGLE_WEEKDAY,
+        _ => 1.0,
+    }
+}
+
+/// Relative prior weight of `monday` … `sunday` (ADR 0003).
+pub const WEIGHT_SINGLE_WEEKDAY: f64 = 0.2;
+/// Relative prior weight of `school_day` and `weekend` (ADR 0003).
+pub const WEIGHT_DAY_TYPE: f64 = 0.5;
+
+/// The tested candidates' prior weights, normalised to mean 1 over them (weighted BH needs
+/// weights that average 1 across the family for its FDR guarantee).
+fn family_weights(candidates: &[Candidate], tested: &[usize]) -> Vec<f64> {
+    let raw: Vec<f64> = tested.iter().map(|&i| prior_weight(candidates[i].kind, &candidates[i].subject)).collect();
+    let total: f64 = raw.iter().sum();
+    if total <= 0.0 {
+        return vec![1.0; raw.len()];
+    }
+    raw.iter().map(|w| w * raw.len() as f64 / total).collect()
+}
+
+/// The smallest p-value each candidate could reach given only its margins (every event
+/// exposed): `p0^n` for a rate, Fisher's most extreme table for relief. 1 for untested ones.
+fn best_p_values(candidates: &[Candidate], totals: &Aggregates) -> Vec<f64> {
+    let all: u32 = totals.relief.iter().map(|r| r.episodes).sum();
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if !c.tested {
+                return 1.0;
+            }
+            if let Some(r) = totals.rate.get(i).filter(|_| i < RATE_CANDIDATES) {
+                let (te, tu) = (r.exposed_min as f64, r.unexposed_min as f64);
+                let n = r.exposed_events + r.unexposed_events;
+                return (te / (te + tu)).powi(n as i32);
+            }
+            let Some(r) = totals.relief.get(i - RATE_CANDIDATES) else { return 1.0 };
+            let (n1, n2) = (u64::from(r.episodes), u64::from(all - r.episodes));
+            stats::boschloo_upper_tail(n1, n1, 0, n2)
+        })
+        .collect()
+}
+
+/// Tarone's rule in Gilbert's form for the (weighted) FDR family: the smallest family size `K`
+/// such that at most `K` candidates could reach `q · w / K` at their best; the others could
+/// never be the first discovery of a family that size and are left out (`tested: false`).
+/// Depends on the margins only, never on where the events fell, so FDR control holds and the
+/// candidates that could be found keep more of the level.
+fn restrict_family(candidates: &mut [Candidate], best: &[f64]) {
+    for _ in 0..candidates.len() {
+        let tested: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].tested).collect();
+        if tested.is_empty() {
+            return;
+        }
+        let w = family_weights(candidates, &tested);
+        let m = tested.len();
+        let reach = |k: usize| tested.iter().zip(&w).filter(|(i, w)| best[**i] <= FDR_Q * **w / k as f64).count();
+        let Some(k) = (1..=m).find(|&k| reach(k) <= k) else { return };
+        let mut dropped = false;
+        for (&i, wi) in tested.iter().zip(&w) {
+            if best[i] > FDR_Q * wi / k as f64 {
+                candidates[i].tested = false;
+                dropped = true;
+            }
+        }
+        // Dropping changes the normalised weights; repeat until the family is stable.
+        if !dropped {
+            return;
+        }
+    }
+}
+
+/// Weighted Benjamini–Hochberg over the tested candidates (p / w, weights of mean 1: Genovese,
+/// Roeder & Wasserman 2006); untested ones keep q = 1.
 fn apply_fdr(candidates: &mut [Candidate]) {
     let tested: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].tested).collect();
-    let p: Vec<f64> = tested.iter().map(|&i| candidates[i].p_value).collect();
+    let w = family_weights(candidates, &tested);
+    let p: Vec<f64> = tested.iter().zip(&w).map(|(&i, w)| (candidates[i].p_value / w).min(1.0)).collect();
     for (&i, q) in tested.iter().zip(stats::benjamini_hochberg(&p)) {
         let c = &mut candidates[i];
         c.q_value = q;
