@@ -140,7 +140,7 @@ impl Aggregates {
 ///
 /// It also keeps a *prefix*: the final totals plus every open hour before `next_hour` already
 /// absorbed, so a report absorbs only the ~9 newest open hours instead of all ~55 (each absorb
-/// adds ~1,100 counts): the prefix is what made a look turn cost ~1 ms (ADR 0003, "Latency").
+/// adds ~1,100 counts; ADR 0003, "Latency", measures what this saves and what it does not).
 /// It stays valid while hours before `next_hour` finalise (their cached summary is what the
 /// totals absorb) and is dropped when an event could change an hour it covers.
 #[derive(Debug, Default)]
