@@ -97,14 +97,21 @@ fn message_to_decision(c: &mut Criterion) {
     let last: DateTime<FixedOffset> = history.last().expect("records").ts;
     let texts = ["my head hurts", "i skipped breakfast", "resting helped", "hi migru", "so much homework", "headache again"];
     let mut samples = Vec::new();
+    let mut looks = Vec::new();
     for i in 0..3_000u32 {
         let now = last + chrono::Duration::seconds(i64::from(i) * 37);
         let text = format!("{} {}", texts[i as usize % texts.len()], i);
         let t = Instant::now();
         black_box(on_message(&store, &mut engine, user, &text, now, "en").expect("turn"));
-        samples.push(t.elapsed());
+        let took = t.elapsed();
+        samples.push(took);
+        if engine.child(user).map_or(0, |c| c.conversations) % migru_core::insights::LOOK_EVERY == 0 {
+            looks.push(took);
+        }
     }
+    // Percentiles over every single call (one `Instant` per turn), not criterion's batches.
     summary("message_to_decision", samples);
+    summary("message_to_decision_look_turns_only", looks);
     // The peer, in the same run and the same store: the same messages classified and stored
     // only (`migru log`'s path), without the pattern update and the insight decision.
     let mut peer = Vec::new();
@@ -116,14 +123,74 @@ fn message_to_decision(c: &mut Criterion) {
         peer.push(t.elapsed());
     }
     summary("peer_classify_and_store_only", peer);
-    // And the decision alone on the warm engine (every 3rd turn computes a report).
-    let mut decide = Vec::new();
-    for _ in 0..300 {
+    // Per stage, per iteration, same store: where the tail of a turn comes from.
+    let t_en = migru_core::insights::templates::for_lang("en").expect("templates");
+    let mut stages: [(&str, Vec<Duration>); 7] = [
+        ("stage_classify_store", Vec::new()),
+        ("stage_observe", Vec::new()),
+        ("stage_read_insight_log", Vec::new()),
+        ("stage_report_after_aggregates", Vec::new()),
+        ("stage_decide", Vec::new()),
+        ("stage_save_pattern_state", Vec::new()),
+        ("stage_aggregates_current", Vec::new()),
+    ];
+    for i in 6_000..9_000u32 {
+        let now = last + chrono::Duration::seconds(i64::from(i) * 37);
+        let text = format!("{} {}", texts[i as usize % texts.len()], i);
         let t = Instant::now();
-        black_box(engine.report(user));
-        decide.push(t.elapsed());
+        let stored = migru_core::companion::store_message(&store, user, &text, now).expect("stored");
+        stages[0].1.push(t.elapsed());
+        let t = Instant::now();
+        for (a, r) in &stored.records {
+            if let migru_core::store::Appended::Stored { seq, .. } = a {
+                engine.observe_stored(*seq, r);
+            }
+        }
+        stages[1].1.push(t.elapsed());
+        if engine.child(user).map_or(0, |c| c.conversations) % migru_core::insights::LOOK_EVERY != 0 {
+            continue;
+        }
+        let t = Instant::now();
+        let shared = store.shared_insights(user).expect("log");
+        stages[2].1.push(t.elapsed());
+        // The aggregates first (`ChildState::current`: totals + open hours), then the report
+        // on the now-warm open-hour cache, which is the statistics (`report::build`) plus a
+        // cache hit.
+        let t = Instant::now();
+        black_box(engine.child(user).map(|c| c.current()));
+        stages[6].1.push(t.elapsed());
+        let t = Instant::now();
+        let report = engine.report(user);
+        stages[3].1.push(t.elapsed());
+        let t = Instant::now();
+        if let Some(report) = report {
+            let input = migru_core::insights::PolicyInput { now, conversations: 0, shared: &shared };
+            black_box(migru_core::insights::decide(&report.candidates, &input, t_en));
+        }
+        stages[4].1.push(t.elapsed());
+        let t = Instant::now();
+        migru_core::patterns::save(&store, user, &engine).expect("save");
+        stages[5].1.push(t.elapsed());
     }
-    summary("report_for_decision", decide);
+    for (name, samples) in stages {
+        summary(name, samples);
+    }
+    // The apps' real path (`Companion::converse`, exported through the FFI): the turn above plus
+    // saving the pattern state every look and the delivery step reading the insight log.
+    let companion = migru_core::companion::Companion::open(dir.path().join("bench.db")).expect("companion");
+    let companion = companion.for_user(user).expect("user");
+    let mut conv = Vec::new();
+    for i in 9_000..12_000u32 {
+        let now = last + chrono::Duration::seconds(i64::from(i) * 37);
+        let text = format!("{} {}", texts[i as usize % texts.len()], i);
+        let t = Instant::now();
+        black_box(companion.converse(&text, Some(now), "en").expect("turn"));
+        conv.push(t.elapsed());
+        // A child types for seconds between turns: the state save a look turn started on its
+        // own thread finishes here, untimed, instead of queueing the next turn behind it.
+        companion.wait_for_pattern_save();
+    }
+    summary("companion_converse", conv);
     let mut i = 10_000u32;
     c.bench_function("message_to_decision", |b| {
         b.iter(|| {

@@ -61,6 +61,8 @@ pub struct Companion {
     user: String,
     /// This child's pattern engine, loaded on the first `converse`.
     patterns: Arc<Mutex<Option<Engine>>>,
+    /// The pattern-state save started after a look turn, off the turn's path (`converse`).
+    saving: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     /// Migru's replies and the parents' recommendations; shared by every child of the store.
     #[cfg(feature = "llm")]
     assistant: Arc<crate::llm::assistant::Assistant>,
@@ -73,6 +75,7 @@ impl Companion {
             store: Arc::new(Store::open(path)?),
             user: LOCAL_USER.to_owned(),
             patterns: Arc::default(),
+            saving: Arc::default(),
             #[cfg(feature = "llm")]
             assistant: Arc::new(crate::llm::assistant::Assistant::new()?),
         })
@@ -87,6 +90,7 @@ impl Companion {
             store: Arc::clone(&self.store),
             user: user.to_owned(),
             patterns: Arc::default(),
+            saving: Arc::default(),
             #[cfg(feature = "llm")]
             assistant: Arc::clone(&self.assistant),
         })
@@ -139,8 +143,9 @@ impl Companion {
         let now = at.unwrap_or_else(now_local);
         let turn = insights::on_message(&self.store, engine, &self.user, text, now, lang)?;
         let conversations = engine.child(&self.user).map_or(0, |c| c.conversations);
+        drop(slot);
         if conversations % insights::LOOK_EVERY == 0 {
-            patterns::save(&self.store, &self.user, engine)?;
+            self.save_in_background();
         }
         // Insights wait out the child's quiet hours (`delivery`); a timing failure never
         // withholds one.
@@ -151,8 +156,41 @@ impl Companion {
         }))
     }
 
+    /// Saves the engine's state on its own thread: serialising it and writing the blob cost
+    /// milliseconds, which the turn must not wait for (ADR 0003, "Latency"). The state is derived
+    /// data (rebuilt from the events, which the turn has committed), so a save lost to a crash
+    /// costs only a longer catch-up. The next save waits for this one; `save_patterns` too.
+    fn save_in_background(&self) {
+        let mut saving = self.saving.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(previous) = saving.take() {
+            let _ = previous.join();
+        }
+        let (store, user, patterns) = (Arc::clone(&self.store), self.user.clone(), Arc::clone(&self.patterns));
+        let spawned = std::thread::Builder::new().name("migru-pattern-save".into()).spawn(move || {
+            let slot = patterns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(engine) = slot.as_ref()
+                && let Err(error) = patterns::save(&store, &user, engine)
+            {
+                tracing::warn!(%error, "pattern state not saved; it is rebuilt from the events");
+            }
+        });
+        match spawned {
+            Ok(handle) => *saving = Some(handle),
+            Err(error) => tracing::warn!(%error, "no thread for the pattern-state save"),
+        }
+    }
+
+    /// Waits for a pattern-state save started by `converse`, if one is running.
+    pub fn wait_for_pattern_save(&self) {
+        let pending = self.saving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(handle) = pending {
+            let _ = handle.join();
+        }
+    }
+
     /// Saves the pattern engine's state now (for an app going to the background).
     pub fn save_patterns(&self) -> Result<(), CompanionError> {
+        self.wait_for_pattern_save();
         let slot = self.patterns.lock().map_err(|_| CompanionError::InvalidInput("pattern engine lock poisoned".into()))?;
         if let Some(engine) = slot.as_ref() {
             patterns::save(&self.store, &self.user, engine)?;
@@ -368,10 +406,13 @@ pub fn store_message(store: &Store, user: &str, text: &str, written_at: DateTime
     for category in classification.also_activities() {
         bodies.push(Record::new(classification.event_ts, Body::Activity { category, text: None }));
     }
-    let mut records = Vec::with_capacity(bodies.len());
-    for mut record in bodies {
+    for record in &mut bodies {
         record.user = user.to_owned();
-        let appended = store.append(&record)?;
+    }
+    // One transaction (one commit) for the message and the activities it names.
+    let outcomes = store.append_batch(&bodies)?;
+    let mut records = Vec::with_capacity(bodies.len());
+    for (mut record, appended) in bodies.into_iter().zip(outcomes) {
         match appended {
             Appended::Stored { id, .. } | Appended::Duplicate { id } => record.id = Some(id),
             Appended::Conflict { .. } => {

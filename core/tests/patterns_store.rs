@@ -125,6 +125,8 @@ fn converse_takes_the_log_message_path_then_patterns_then_the_policy() {
     assert_eq!(decisions[3], Decision::Quiet { reason: Quiet::NotThisTurn });
     // The 3rd and 6th turns look (nothing significant yet) and save the engine's state.
     assert_eq!(decisions[5], Decision::Quiet { reason: Quiet::NothingNew });
+    // The save runs after the turn, on its own thread.
+    companion.wait_for_pattern_save();
     let store = companion.store();
     let saved = store.load_pattern_state(companion.user()).expect("read").expect("saved on a look turn");
     assert_eq!(saved.last_seq, store.stats().expect("stats").events as i64);

@@ -137,11 +137,51 @@ impl Aggregates {
 /// them (`ChildState::invalidate_from`). Derived data: not serialised, not compared, rebuilt
 /// on demand, so a report every third turn summarises only the hours a new message touched
 /// (~8) instead of all ~55 open hours.
+///
+/// It also keeps a *prefix*: the final totals plus every open hour before `next_hour` already
+/// absorbed, so a report absorbs only the ~9 newest open hours instead of all ~55 (each absorb
+/// adds ~1,100 counts; ADR 0003, "Latency", measures what this saves and what it does not).
+/// It stays valid while hours before `next_hour` finalise (their cached summary is what the
+/// totals absorb) and is dropped when an event could change an hour it covers.
 #[derive(Debug, Default)]
-pub struct OpenCache(std::sync::Mutex<BTreeMap<i64, CellSummary>>);
+pub struct OpenCache(std::sync::Mutex<OpenCells>);
+
+#[derive(Debug, Default, Clone)]
+pub struct OpenCells {
+    cells: BTreeMap<i64, CellSummary>,
+    prefix: Option<Prefix>,
+}
+
+#[derive(Debug, Clone)]
+struct Prefix {
+    /// First open hour not absorbed into `totals`.
+    next_hour: i64,
+    totals: Aggregates,
+}
+
+/// The prefix ends this many hours before the newest open hour, beyond what the next event
+/// normally invalidates (`INVALIDATE_BACK_MS`), so it survives most turns.
+const PREFIX_LAG_HOURS: i64 = INVALIDATE_BACK_MS / HOUR_MS + 2;
+
+impl OpenCells {
+    fn clear(&mut self) {
+        self.cells.clear();
+        self.prefix = None;
+    }
+
+    /// Forgets every summary from hour `hour` on, and the prefix if it covers that hour.
+    fn invalidate_from_hour(&mut self, hour: i64) {
+        if !self.cells.is_empty() {
+            self.cells.split_off(&hour);
+        }
+        if self.prefix.as_ref().is_some_and(|p| p.next_hour > hour) {
+            self.prefix = None;
+        }
+    }
+}
 
 impl OpenCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, CellSummary>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenCells> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -308,9 +348,7 @@ impl ChildState {
 
     fn invalidate_from(&mut self, from_ms: i64) {
         let cache = self.open_cache.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !cache.is_empty() {
-            cache.split_off(&from_ms.div_euclid(HOUR_MS).saturating_sub(1));
-        }
+        cache.invalidate_from_hour(from_ms.div_euclid(HOUR_MS).saturating_sub(1));
     }
 
     /// The first hour of the observation, or the first still open.
@@ -323,8 +361,18 @@ impl ChildState {
         // A relief up to 6 h after an onset shortens the hour's at-risk time, so an hour waits
         // that much longer than the lateness bound before it is final.
         while (hour + 1) * HOUR_MS + RELIEF_LOOKBACK_MS + lateness_ms <= self.watermark_ms {
-            let inputs = self.inputs(hour);
-            self.totals.absorb(&inputs.summarise());
+            // A summary a report already computed is the one to fold in: no event changed it
+            // since (`invalidate_from`), and the prefix counted exactly it.
+            let cache = self.open_cache.0.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cached = cache.cells.remove(&hour);
+            if cache.prefix.as_ref().is_some_and(|p| p.next_hour <= hour) {
+                cache.prefix = None;
+            }
+            let cell = match cached {
+                Some(cell) => cell,
+                None => self.inputs(hour).summarise(),
+            };
+            self.totals.absorb(&cell);
             hour += 1;
             self.open_from_hour = Some(hour);
             self.final_hours_since_prune += 1;
@@ -350,14 +398,26 @@ impl ChildState {
     /// Final counts plus the open hours: what a from-scratch computation would give now. Open
     /// hours that no event touched since the last call come from the cache.
     pub fn current(&self) -> Aggregates {
-        let mut totals = self.totals.clone();
         let (first, last) = (self.first_open_hour(), self.watermark_ms.div_euclid(HOUR_MS));
-        let mut cache = self.open_cache.lock();
+        let mut guard = self.open_cache.lock();
+        let cache = &mut *guard;
         // Hours that became final are in `totals` now.
-        *cache = cache.split_off(&first);
-        for h in first..=last {
-            let cell = cache.entry(h).or_insert_with(|| self.inputs(h).summarise());
+        cache.cells = cache.cells.split_off(&first);
+        let (mut totals, from) = match &cache.prefix {
+            Some(p) if p.next_hour >= first && p.next_hour <= last + 1 => (p.totals.clone(), p.next_hour),
+            _ => (self.totals.clone(), first),
+        };
+        let snapshot_at = (last - PREFIX_LAG_HOURS).max(from);
+        let mut snapshot = None;
+        for h in from..=last {
+            if h == snapshot_at && h > from {
+                snapshot = Some(Prefix { next_hour: h, totals: totals.clone() });
+            }
+            let cell = cache.cells.entry(h).or_insert_with(|| self.inputs(h).summarise());
             totals.absorb(cell);
+        }
+        if snapshot.is_some() {
+            cache.prefix = snapshot;
         }
         totals
     }
