@@ -105,4 +105,13 @@ fn demo_runs_end_to_end() {
     } else {
         assert!(family["skipped"].is_string(), "{family}");
     }
+    // The thumbs retrain the family's adapter, which the parent's phone verifies and applies
+    // (with the server and ONNX Runtime; CI has both).
+    let retrain = &summary["retrain"];
+    if server.is_file() && std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        assert_eq!((retrain["feedback_sent"].as_u64(), retrain["adapter_version"].as_i64()), (Some(10), Some(1)), "{retrain}");
+        assert_eq!(retrain["applied"], true, "{retrain}");
+    } else {
+        assert!(retrain["skipped"].is_string(), "{retrain}");
+    }
 }

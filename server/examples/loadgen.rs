@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
             // Spread the devices' phases evenly over one interval.
             let phase = interval.mul_f64(d as f64 / devices as f64);
             tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(bodies.len());
+                let mut latencies: Vec<(usize, Duration, Duration)> = Vec::with_capacity(bodies.len());
                 let mut accepted = 0usize;
                 let first = Instant::now() + if paced { phase } else { Duration::ZERO };
                 for (k, body) in bodies.into_iter().enumerate() {
@@ -94,14 +94,14 @@ async fn main() -> anyhow::Result<()> {
                         .await?
                         .json()
                         .await?;
-                    latencies.push((k, scheduled.elapsed()));
+                    latencies.push((k, scheduled.elapsed(), scheduled.saturating_duration_since(started)));
                     accepted += reply["accepted"].as_array().map_or(0, Vec::len);
                 }
                 anyhow::Ok((latencies, accepted))
             })
         })
         .collect();
-    let mut all: Vec<(usize, Duration)> = Vec::new();
+    let mut all: Vec<(usize, Duration, Duration)> = Vec::new();
     let mut accepted = 0;
     for task in tasks {
         let (mine, count) = task.await??;
@@ -111,8 +111,8 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     // Each device's first push also opens its connection and warms the server's statement
     // caches; the steady state is reported without it as well.
-    let mut latencies: Vec<Duration> = all.iter().map(|(_, d)| *d).collect();
-    let mut steady: Vec<Duration> = all.iter().filter(|(k, _)| *k > 0).map(|(_, d)| *d).collect();
+    let mut latencies: Vec<Duration> = all.iter().map(|(_, d, _)| *d).collect();
+    let mut steady: Vec<Duration> = all.iter().filter(|(k, _, _)| *k > 0).map(|(_, d, _)| *d).collect();
     latencies.sort();
     steady.sort();
     let at = |sorted: &[Duration], p: f64| {
@@ -144,5 +144,12 @@ async fn main() -> anyhow::Result<()> {
         at(&steady, 0.50).as_secs_f64() * 1e3,
         at(&steady, 0.99).as_secs_f64() * 1e3,
     );
+    // LOADGEN_SLOWEST=N: when the slowest pushes were sent, to match a tail with what else ran.
+    if let Some(n) = std::env::var("LOADGEN_SLOWEST").ok().and_then(|v| v.parse::<usize>().ok()) {
+        all.sort_by(|a, b| b.1.cmp(&a.1));
+        for (k, latency, sent) in all.iter().take(n) {
+            println!("  slow: push {k} sent at +{:.3} s took {:.1} ms", sent.as_secs_f64(), latency.as_secs_f64() * 1e3);
+        }
+    }
     Ok(())
 }

@@ -111,9 +111,22 @@ struct SymptomView: View {
 
 struct NotesView: View {
     @ObservedObject var store: MigruStore
+    @State private var server = ""
+    @State private var code = ""
 
     var body: some View {
         List {
+            if !store.joinedFamily {
+                Section("Join my family") {
+                    Text("Ask a grown-up for the code on their phone.").font(.footnote)
+                    TextField("Family server", text: $server)
+                        .textInputAutocapitalization(.never)
+                        .keyboardType(.URL)
+                    TextField("Code", text: $code).textInputAutocapitalization(.characters)
+                    Button("Join") { Task { await store.joinFamily(server: server, code: code) } }
+                        .disabled(server.isEmpty || code.isEmpty)
+                }
+            }
             if let stats = store.stats {
                 LabeledContent("Things I told Migru", value: "\(stats.byKind["message"] ?? 0)")
                 LabeledContent("Times I logged how I feel", value: "\(stats.byKind["symptom"] ?? 0)")
@@ -121,7 +134,8 @@ struct NotesView: View {
             } else {
                 Text("Nothing written down yet.")
             }
-            Text("Everything stays on this phone.").font(.footnote).foregroundStyle(.secondary)
+            Text("Your own words stay on this phone. Once you join your family, they see how you feel, not what you wrote.")
+                .font(.footnote).foregroundStyle(.secondary)
         }
         .refreshable { await store.refresh() }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import MigruCore
+import Security
 
 /// What the apps' screens show from the on-device store, kept up to date after each action.
 /// Calls into the Rust core run off the main actor; failures become words for the screen.
@@ -62,6 +63,7 @@ public final class MigruStore: ObservableObject {
             }
         }
         await refresh()
+        await syncQuietly()
     }
 
     /// The quick symptom log: 0–10 and, if the child wants, where or how it hurts.
@@ -92,6 +94,62 @@ public final class MigruStore: ObservableObject {
     public func deleteEverything() async {
         _ = await call { try $0.deleteAll() }
         await refresh()
+    }
+
+    // MARK: The family
+
+    /// The family's server this phone uses (nil before the family is set up).
+    @Published public private(set) var familyServer: String? = UserDefaults.standard.string(forKey: "migru.server_url")
+    /// The code to type on a child's phone, while it is valid.
+    @Published public private(set) var pairingCode: String?
+    public var joinedFamily: Bool { familyServer != nil && FamilyToken.load() != nil }
+
+    /// The first parent's phone creates the family on `server`.
+    public func createFamily(server: String, name: String) async {
+        let enrolment = await run({ try await MigruCore.createFamily(serverUrl: server, familyName: name, deviceName: "Parent's phone") }, then: { $0 })
+        if let enrolment { remember(server: server, token: enrolment.token) }
+    }
+
+    /// A one-time code (10 minutes) for a child's phone.
+    public func addChildPhone() async {
+        guard let server = familyServer, let token = FamilyToken.load() else { return }
+        pairingCode = await run({ try await createPairingCode(serverUrl: server, parentToken: token, role: "child") }, then: { $0.code })
+    }
+
+    /// A child's phone joins with the code a parent's phone shows, then syncs.
+    public func joinFamily(server: String, code: String) async {
+        let enrolment = await run({ try await pairDevice(serverUrl: server, code: code, deviceName: "Child's phone") }, then: { $0 })
+        guard let enrolment else { return }
+        remember(server: server, token: enrolment.token)
+        await syncNow()
+    }
+
+    /// Pushes new entries (never the child's words without the family's opt-in) and pulls what
+    /// the family shares.
+    public func syncNow() async {
+        guard let companion, let server = familyServer, let token = FamilyToken.load() else { return }
+        _ = await run({ try await companion.sync(serverUrl: server, token: token, listener: nil, cancel: nil) }, then: { $0 })
+        await refresh()
+    }
+
+    /// After each message: no alert while offline (the next sync sends it), only when the phone
+    /// must be paired again.
+    private func syncQuietly() async {
+        guard let companion, let server = familyServer, let token = FamilyToken.load() else { return }
+        do {
+            _ = try await Task.detached { try await companion.sync(serverUrl: server, token: token, listener: nil, cancel: nil) }.value
+        } catch let error as MigruError {
+            if case .Unauthorized = error { problem = Self.words(for: error) }
+        } catch {}
+    }
+
+    private func remember(server: String, token: String) {
+        guard FamilyToken.save(token) else {
+            problem = "This phone could not keep its family key. Please try again."
+            return
+        }
+        UserDefaults.standard.set(server, forKey: "migru.server_url")
+        familyServer = server
     }
 
     /// Reads the forecast on the core's runtime (it reads days of band data).
@@ -135,6 +193,11 @@ public final class MigruStore: ObservableObject {
         case .InvalidInput(let reason): return "Hmm, that didn't work: \(reason)"
         case .Io: return "I couldn't read or write that file. Please try again."
         case .NotAMigruDatabase: return "Migru's notebook on this phone can't be opened. Please ask a grown-up."
+        case .ModelUnavailable: return "Migru will use its prepared replies for now."
+        case .Network: return "No connection right now. Migru will try again later."
+        case .Unauthorized: return "This phone needs to be paired with the family again. Please ask a grown-up."
+        case .UpgradeRequired: return "Migru needs an update before it can sync. Please ask a grown-up."
+        case .Cancelled: return "Stopped."
         case .Other: return "Something went wrong. Please try again."
         }
     }
@@ -145,4 +208,31 @@ private final class ProgressRelay: ImportProgress, @unchecked Sendable {
     private let report: @Sendable (UInt64) -> Void
     init(_ report: @escaping @Sendable (UInt64) -> Void) { self.report = report }
     func onProgress(imported: UInt64, skipped: UInt64, duplicates: UInt64) { report(imported) }
+}
+
+/// This phone's family token in the Keychain (this device only, after first unlock): the server
+/// shows it once and keeps only its hash.
+enum FamilyToken {
+    private static let query: [String: Any] = [
+        kSecClass as String: kSecClassGenericPassword,
+        kSecAttrService as String: "org.migru.family",
+        kSecAttrAccount as String: "device-token",
+    ]
+
+    static func load() -> String? {
+        var lookup = query
+        lookup[kSecReturnData as String] = true
+        lookup[kSecMatchLimit as String] = kSecMatchLimitOne
+        var item: CFTypeRef?
+        guard SecItemCopyMatching(lookup as CFDictionary, &item) == errSecSuccess, let data = item as? Data else { return nil }
+        return String(data: data, encoding: .utf8)
+    }
+
+    static func save(_ token: String) -> Bool {
+        SecItemDelete(query as CFDictionary)
+        var item = query
+        item[kSecValueData as String] = Data(token.utf8)
+        item[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
+        return SecItemAdd(item as CFDictionary, nil) == errSecSuccess
+    }
 }

@@ -2,16 +2,34 @@ import MigruCore
 import MigruKit
 import SwiftUI
 
-/// The parent app's overview of what this device holds, child by child. Pairing, alerts,
-/// forecasts and recommendations arrive with the sync and insight layers of the core.
+/// The parent app: the family (create it, add a child's phone with a one-time code, sync) and
+/// what this device holds, child by child, with each child's next 24 hours.
 public struct ParentRootView: View {
     @StateObject private var store = MigruStore()
+    @State private var server = ""
+    @State private var familyName = ""
 
     public init() {}
 
     public var body: some View {
         NavigationStack {
             List {
+                Section("Family") {
+                    if store.joinedFamily {
+                        if let code = store.pairingCode {
+                            Text("On your child's phone, enter \(code) (valid 10 minutes).").bold()
+                        }
+                        Button("Add a child's phone") { Task { await store.addChildPhone() } }
+                        Button("Sync now") { Task { await store.syncNow() } }
+                    } else {
+                        TextField("Your family's Migru server", text: $server)
+                            .textInputAutocapitalization(.never)
+                            .keyboardType(.URL)
+                        TextField("Family name", text: $familyName)
+                        Button("Create our family") { Task { await store.createFamily(server: server, name: familyName) } }
+                            .disabled(server.isEmpty || familyName.isEmpty)
+                    }
+                }
                 if let stats = store.stats, !stats.users.isEmpty {
                     Section("Children") {
                         ForEach(stats.users, id: \.self) { user in

@@ -71,11 +71,17 @@ pub fn describe(body: &Value) -> Vec<String> {
         None => lines.push(format!("     stress: {}", body["outlook"]["stress_note"].as_str().unwrap_or("no forecast"))),
     }
     if let Some(sleep) = body["outlook"]["sleep"].as_object() {
+        let clock = |key: &str| sleep[key].as_str().and_then(|t| t.get(11..16)).unwrap_or("-").to_owned();
         lines.push(format!(
-            "     tonight: asleep about {} (from {} nights), awake about {}",
-            sleep["onset"].as_str().unwrap_or("-"),
-            sleep["nights"],
-            sleep["wake"].as_str().unwrap_or("-")
+            "     the night of {}: asleep about {} ({} to {}), awake about {} ({} to {}); from {} similar nights",
+            sleep["night_of"].as_str().unwrap_or("-"),
+            clock("onset"),
+            clock("onset_lo"),
+            clock("onset_hi"),
+            clock("wake"),
+            clock("wake_lo"),
+            clock("wake_hi"),
+            sleep["nights"]
         ));
     }
     lines.push(format!(

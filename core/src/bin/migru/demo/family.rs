@@ -3,6 +3,7 @@
 //! parent creates the family, pairs this child's phone with a one-time code, the phone syncs (the
 //! child's words stay on the phone: the family has not opted in), the server runs its scheduled
 //! causal analysis, and a second, parent phone pulls the red-flag alert and the analysis results.
+//! The same server then retrains the family's adapter from the parent's thumbs (`retrain`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,12 +33,16 @@ impl Drop for Server {
     }
 }
 
-pub fn run(companion: &Companion, workdir: &Path) -> anyhow::Result<Value> {
+/// The family step, and the retraining step (`retrain`) on the same server unless `retrain` is
+/// false; each is `{"skipped": why}` when it cannot run here.
+pub fn run(companion: &Companion, workdir: &Path, retrain: bool) -> anyhow::Result<(Value, Value)> {
     let Some(binary) = server_binary() else {
-        return Ok(json!({ "skipped": "migru-server is not built beside migru (scripts/demo.sh builds both)" }));
+        let why = json!({ "skipped": "migru-server is not built beside migru (scripts/demo.sh builds both)" });
+        return Ok((why.clone(), why));
     };
+    let model = if retrain { super::retrain::base_model(&binary, workdir) } else { Err("--no-retrain".to_owned()) };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
-    let server = start(&binary, workdir)?;
+    let server = start(&binary, workdir, model.as_ref().ok().map(PathBuf::as_path))?;
     runtime.block_on(wait_ready(&server.url))?;
     let url = server.url.as_str();
     let parent = runtime.block_on(sync::create_family(url, "Demo family", "parent phone"))?;
@@ -46,15 +51,20 @@ pub fn run(companion: &Companion, workdir: &Path) -> anyhow::Result<Value> {
     companion.store().set_setting(crate::sync::TOKEN_KEY, &child.token)?;
     let pushed = runtime.block_on(sync_once(companion.store(), url, &child.token))?.0;
 
-    let parent_phone = Store::open(workdir.join("parent-phone.db"))?;
-    let pulled = runtime.block_on(pull_until_analysis(&parent_phone, url, &parent.token))?;
-    Ok(json!({
+    let parent_phone = Companion::open(workdir.join("parent-phone.db"))?;
+    let pulled = runtime.block_on(pull_until_analysis(parent_phone.store(), url, &parent.token))?;
+    let family = json!({
         "server": url,
         "pairing_code": code.code,
         "child_role": child.role,
         "pushed": progress_json(&pushed),
         "parent_pulled": pulled.iter().map(|c| json!({ "kind": c.kind, "body": c.body })).collect::<Vec<_>>(),
-    }))
+    });
+    let retrained = match model {
+        Ok(dir) => super::retrain::run(&runtime, &parent_phone, url, &parent.token, &dir)?,
+        Err(why) => json!({ "skipped": why }),
+    };
+    Ok((family, retrained))
 }
 
 /// `migru-server` beside this executable.
@@ -63,15 +73,20 @@ fn server_binary() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-fn start(binary: &Path, workdir: &Path) -> anyhow::Result<Server> {
+fn start(binary: &Path, workdir: &Path, model_dir: Option<&Path>) -> anyhow::Result<Server> {
     // A free loopback port: bind, note, release (the server binds it a moment later).
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = std::fs::File::create(workdir.join("server.log"))?;
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--database-url")
         .arg(format!("sqlite:{}", workdir.join("server.db").display()))
-        .args(["--analysis-delay-s", "1"])
+        .args(["--analysis-delay-s", "1"]);
+    if let Some(dir) = model_dir {
+        command.arg("--model-dir").arg(dir);
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -3,7 +3,8 @@
 //! (`conversation`), a simulated wrist band with sleep, chronotype, HRV and the outlook (`body`),
 //! the assistant's reply in a real ONNX Runtime session (`assistant`), and the family on a real
 //! `migru-server` on loopback: pairing, sync, the red-flag alert and the server's analysis
-//! reaching the parent's phone (`family`).
+//! reaching the parent's phone (`family`), and the parent's thumbs retraining the family's
+//! adapter, which the phone verifies and applies (`retrain`).
 //!
 //! It never touches the user's real database: without `--db` it works in a fresh temporary folder.
 
@@ -11,6 +12,7 @@ mod assistant;
 mod body;
 mod conversation;
 mod family;
+mod retrain;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,10 @@ pub struct DemoArgs {
     /// Seed of the sample diary.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Skip retraining the family's adapter from the parent's thumbs (it pretrains a small model
+    /// and runs the KTO job: seconds in a release build, minutes in a debug one).
+    #[arg(long)]
+    pub no_retrain: bool,
 }
 
 pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
@@ -99,14 +105,18 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
         say(&line);
     }
 
-    let family = family::run(&companion, &workdir)?;
+    let (family, retrained) = family::run(&companion, &workdir, !args.no_retrain)?;
     say("10. The family on a real server (loopback):");
     for line in family::describe(&family) {
         say(&line);
     }
+    say("11. The parent's thumbs retrain the family's recommendations:");
+    for line in retrain::describe(&retrained) {
+        say(&line);
+    }
 
     let purged = companion.purge_expired()?;
-    say(&format!("11. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
+    say(&format!("12. Retention ({} days) purged {purged} old rows.", companion.store().retention_days()?));
 
     if global.json {
         print_json(&json!({
@@ -121,6 +131,7 @@ pub fn run(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
             "body": body,
             "assistant": reply,
             "family": family,
+            "retrain": retrained,
             "purged": purged,
         }))?;
     }

@@ -76,7 +76,10 @@ private fun ChildApp(model: ChildViewModel) {
             when (tab) {
                 Tab.Talk -> TalkScreen(state.history, state.migruSays, enabled = state.ready, onSend = model::say)
                 Tab.Symptom -> SymptomScreen(enabled = state.ready, onSave = model::logSymptom)
-                Tab.Stats -> StatsScreen(state.stats)
+                Tab.Stats -> {
+                    StatsScreen(state.stats)
+                    if (!state.joined) JoinFamily(enabled = state.ready, onJoin = model::joinFamily)
+                }
             }
         }
     }
@@ -152,6 +155,22 @@ private fun StatsScreen(stats: Stats?) {
         Text("Things I told Migru: ${stats.byKind["message"] ?: 0uL}", style = MaterialTheme.typography.titleMedium)
         Text("Times I logged how I feel: ${stats.byKind["symptom"] ?: 0uL}", style = MaterialTheme.typography.titleMedium)
         stats.firstTs?.let { Text("Since ${it.take(10)}") }
-        Text("Everything stays on this phone.", style = MaterialTheme.typography.bodySmall)
+        Text("Your own words stay on this phone. Once you join your family, they see how you feel, not what you wrote.", style = MaterialTheme.typography.bodySmall)
+    }
+}
+
+/** Joining the family with the code a parent's phone shows. */
+@Composable
+private fun JoinFamily(enabled: Boolean, onJoin: (serverUrl: String, code: String) -> Unit) {
+    var url by rememberSaveable { mutableStateOf("") }
+    var code by rememberSaveable { mutableStateOf("") }
+    Card(Modifier.fillMaxWidth().padding(top = 16.dp)) {
+        Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+            Text("Join my family", style = MaterialTheme.typography.titleMedium)
+            Text("Ask a grown-up for the code on their phone.", style = MaterialTheme.typography.bodySmall)
+            OutlinedTextField(url, { url = it }, Modifier.fillMaxWidth(), label = { Text("Family server") })
+            OutlinedTextField(code, { code = it.uppercase() }, Modifier.fillMaxWidth(), label = { Text("Code") })
+            Button(onClick = { onJoin(url, code) }, enabled = enabled && url.isNotBlank() && code.isNotBlank()) { Text("Join") }
+        }
     }
 }

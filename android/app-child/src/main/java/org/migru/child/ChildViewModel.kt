@@ -8,6 +8,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import org.migru.app.AndroidMigru
+import org.migru.app.FamilyLink
 import org.migru.app.MigruSession
 import org.migru.app.Outcome
 import org.migru.app.childWords
@@ -23,14 +24,19 @@ data class ChildState(
     /** Words for a snackbar when something did not work. */
     val problem: String? = null,
     val ready: Boolean = false,
+    /** Whether this phone has joined the family (then new entries sync after each one). */
+    val joined: Boolean = false,
 )
 
 class ChildViewModel(app: Application) : AndroidViewModel(app) {
     private val _state = MutableStateFlow(ChildState())
     val state: StateFlow<ChildState> = _state
     private var session: MigruSession? = null
+    private var link: FamilyLink? = null
 
     init {
+        AndroidMigru.serverUrl(app)?.let { url -> link = AndroidMigru.familyLink(app, url) }
+        _state.update { it.copy(joined = link?.joined == true) }
         viewModelScope.launch {
             val opened = AndroidMigru.openSession(app) { words -> _state.update { it.copy(problem = words) } }
             session = opened ?: return@launch
@@ -51,12 +57,29 @@ class ChildViewModel(app: Application) : AndroidViewModel(app) {
 
     fun problemShown() = _state.update { it.copy(problem = null) }
 
+    /** Joins the family with the code a parent's phone shows. */
+    fun joinFamily(serverUrl: String, code: String) {
+        val family = AndroidMigru.familyLink(getApplication(), serverUrl).also { link = it }
+        act { session ->
+            family.join(code, "Child's phone").also { if (it is Outcome.Ok) _state.update { st -> st.copy(joined = true) } }
+            session.sync(family)
+        }
+    }
+
+    /** After each entry: a quiet sync (the next one retries what did not go up). */
+    private suspend fun syncQuietly(session: MigruSession) {
+        val family = link?.takeIf { it.joined } ?: return
+        val outcome = session.sync(family)
+        if (outcome is Outcome.Failed && !outcome.canRetry) _state.update { it.copy(problem = outcome.message) }
+    }
+
     private fun act(block: suspend (MigruSession) -> Outcome<*>) {
         val session = session ?: return
         viewModelScope.launch {
             val outcome = block(session)
             if (outcome is Outcome.Failed) _state.update { it.copy(problem = outcome.message) }
             refresh()
+            syncQuietly(session)
         }
     }
 

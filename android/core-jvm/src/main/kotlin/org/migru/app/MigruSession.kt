@@ -11,6 +11,7 @@ import org.migru.core.LoggedEvent
 import org.migru.core.MigruException
 import org.migru.core.Outlook
 import org.migru.core.Stats
+import org.migru.core.SyncProgress
 import org.migru.core.TurnDecision
 import org.migru.core.MigruCompanion as Core
 
@@ -71,15 +72,13 @@ class MigruSession private constructor(
 
     override fun close() = core.close()
 
-    private suspend fun <T> call(block: suspend () -> T): Outcome<T> = withContext(io) {
-        try {
-            Outcome.Ok(block())
-        } catch (e: MigruException) {
-            failed(e)
-        } catch (e: IllegalArgumentException) {
-            Outcome.Failed(e.message ?: "that did not work", canRetry = false)
-        }
+    /** Pushes this phone's new entries to the family's server and pulls what the family shares. */
+    suspend fun sync(link: FamilyLink): Outcome<SyncProgress> = call {
+        val token = requireNotNull(link.token) { "this phone has not joined a family yet" }
+        core.sync(link.serverUrl, token, null, null)
     }
+
+    private suspend fun <T> call(block: suspend () -> T): Outcome<T> = outcomeOf(io, block)
 
     companion object {
         const val DEFAULT_HISTORY = 50
@@ -111,6 +110,17 @@ class MigruSession private constructor(
             is MigruException.Cancelled -> Outcome.Failed("Stopped.", canRetry = true)
             is MigruException.Other -> Outcome.Failed("Something went wrong. Please try again.", canRetry = true)
         }
+    }
+}
+
+/** Runs [block] on [io]; the library's errors become words for the screen. */
+internal suspend fun <T> outcomeOf(io: CoroutineDispatcher, block: suspend () -> T): Outcome<T> = withContext(io) {
+    try {
+        Outcome.Ok(block())
+    } catch (e: MigruException) {
+        MigruSession.failed(e)
+    } catch (e: IllegalArgumentException) {
+        Outcome.Failed(e.message ?: "that did not work", canRetry = false)
     }
 }
 

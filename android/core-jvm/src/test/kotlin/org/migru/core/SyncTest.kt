@@ -1,19 +1,11 @@
 package org.migru.core
 
-import java.net.ServerSocket
-import java.net.URI
-import java.net.http.HttpClient
-import java.net.http.HttpRequest
-import java.net.http.HttpResponse
-import java.nio.file.Files
 import java.nio.file.Path
 import java.util.Collections
-import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.Assumptions.assumeTrue
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
@@ -24,43 +16,19 @@ import org.junit.jupiter.api.assertThrows
  * syncs, the server's changes are kept on the phone and survive reopening it.
  */
 class SyncTest {
-    private lateinit var dir: Path
-    private lateinit var server: Process
-    private lateinit var url: String
-    private val http = HttpClient.newHttpClient()
+    private lateinit var server: LoopbackServer
+    private val url: String get() = server.url
+    private val dir: Path get() = server.dir
 
     @BeforeEach
     fun start() {
-        val binary = System.getProperty("migru.server.bin").orEmpty()
-        assumeTrue(binary.isNotBlank(), "needs migru.server.bin (cargo xtask kotlin-test passes it)")
-        dir = Files.createTempDirectory("migru-sync-test")
-        val port = ServerSocket(0).use { it.localPort }
-        url = "http://127.0.0.1:$port"
-        server = ProcessBuilder(
-            binary, "serve", "--listen", "127.0.0.1:$port", "--database-url", "sqlite:${dir.resolve("server.db")}",
-        ).redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start()
-        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30)
-        while (true) {
-            val up = runCatching { get("/healthz").statusCode() == 200 }.getOrDefault(false)
-            if (up) break
-            assertTrue(server.isAlive && System.nanoTime() < deadline, "the server did not start: ${log()}")
-            Thread.sleep(50)
-        }
+        server = LoopbackServer.start()
     }
 
     @AfterEach
     fun stop() {
-        if (::server.isInitialized) {
-            server.destroy()
-            server.waitFor(10, TimeUnit.SECONDS)
-            dir.toFile().deleteRecursively()
-        }
+        if (::server.isInitialized) server.close()
     }
-
-    private fun log(): String = runCatching { Files.readString(dir.resolve("server.log")) }.getOrDefault("")
-
-    private fun get(path: String): HttpResponse<String> =
-        http.send(HttpRequest.newBuilder(URI.create(url + path)).GET().build(), HttpResponse.BodyHandlers.ofString())
 
     /** A family with a parent and a child device, made through the library; returns the child's token. */
     private suspend fun enrolChild(): String {

@@ -9,6 +9,8 @@ import org.migru.core.initLogging
 /** Android start-up for the Rust core: its logs go to Logcat, its database to app-private storage. */
 object AndroidMigru {
     private const val TAG = "migru"
+    private const val PREFS = "migru"
+    private const val SERVER_URL = "server_url"
 
     /** Idempotent: the library keeps the first sink for the life of the process. */
     fun initLogging(debug: Boolean) {
@@ -17,6 +19,16 @@ object AndroidMigru {
 
     /** The database lives in no-backup storage: raw words stay on this phone. */
     fun databasePath(context: Context): String = context.noBackupFilesDir.resolve("migru.db").path
+
+    /** The family's server this phone uses, or null before the family is set up. */
+    fun serverUrl(context: Context): String? =
+        context.getSharedPreferences(PREFS, Context.MODE_PRIVATE).getString(SERVER_URL, null)
+
+    /** Remembers the family's server and returns this phone's link to it (token in no-backup storage). */
+    fun familyLink(context: Context, serverUrl: String): FamilyLink {
+        context.getSharedPreferences(PREFS, Context.MODE_PRIVATE).edit().putString(SERVER_URL, serverUrl.trim()).apply()
+        return FamilyLink(serverUrl.trim(), context.noBackupFilesDir.resolve("family/token"))
+    }
 
     /**
      * What every screen's view model does first: logging to Logcat, then this app's database.
