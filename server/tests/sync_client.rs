@@ -50,18 +50,8 @@ fn outbox_len(store: &Store) -> usize {
 /// Enrols a family with a child device; returns (family id, child token).
 async fn enrol(base: &str) -> (Uuid, String) {
     let http = reqwest::Client::new();
-    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
-        let mut request = http.post(format!("{base}{path}")).header("migru-protocol", "1").json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
-    };
-    let family = post("/v1/families", None, serde_json::json!({"name": "F", "device_name": "mum"})).await;
-    let parent = family["token"].as_str().unwrap().to_owned();
-    let code = post("/v1/pairing-codes", Some(&parent), serde_json::json!({"role": "child"})).await;
-    let child = post("/v1/pair", None, serde_json::json!({"code": code["code"], "device_name": "kid"})).await;
-    (Uuid::parse_str(family["family_id"].as_str().unwrap()).unwrap(), child["token"].as_str().unwrap().to_owned())
+    let (family, parent) = common::new_family(&http, base).await;
+    (family, common::pair(&http, base, &parent, "child").await)
 }
 
 fn config(server: String, token: String) -> SyncConfig {
