@@ -334,16 +334,7 @@ async fn a_push_schedules_one_analysis_whose_result_parents_pull() {
     ));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let result = loop {
-        let pulled: Value = http
-            .get(format!("{}/v1/sync/pull", server.url()))
-            .header("migru-protocol", "1")
-            .bearer_auth(&parent)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let pulled = common::get(&http, &server.url(), "/v1/sync/pull", &parent).await;
         let found = pulled["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "analysis_result").cloned();
         if let Some(change) = found {
             break change;

@@ -93,17 +93,7 @@ async fn a_red_flag_reaches_every_parent_device_of_the_family_within_a_second() 
         "another family's parent hears nothing"
     );
     // A parent that was offline finds the alert through pull.
-    let pulled: Value = client
-        .http
-        .get(format!("{}/v1/sync/pull", client.base))
-        .header("migru-protocol", "1")
-        .bearer_auth(&dad)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pulled = common::get(&client.http, &client.base, "/v1/sync/pull", &dad).await;
     assert_eq!(pulled["changes"][0]["kind"], "alert");
     server.stop().await;
 }

@@ -140,3 +140,17 @@ pub async fn pair(http: &reqwest::Client, base: &str, parent: &str, role: &str) 
     let reply = post(http, base, "/v1/pair", None, serde_json::json!({"code": code["code"], "device_name": role})).await;
     reply["token"].as_str().expect("token").to_owned()
 }
+
+/// GETs `base` + `path` with the protocol header and the device's bearer token; expects a 2xx
+/// answer and returns its JSON.
+pub async fn get(http: &reqwest::Client, base: &str, path: &str, token: &str) -> serde_json::Value {
+    let response = http
+        .get(format!("{base}{path}"))
+        .header("migru-protocol", "1")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert!(response.status().is_success(), "GET {path}: {}", response.status());
+    response.json().await.unwrap_or_else(|e| panic!("GET {path}: the answer is not JSON: {e}"))
+}
