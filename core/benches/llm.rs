@@ -201,6 +201,7 @@ fn adapters(c: &mut Criterion) {
         body: serde_json::json!({"version": version, "state": "active", "model_version": 1, "sha256": sha, "size_bytes": bytes.len(),
             "parameters": params, "data_base64": data}),
         created_at_ms: 0,
+        seq: Some(version),
     };
     let mut group = c.benchmark_group("adapters");
     let mut version = 0;

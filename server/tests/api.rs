@@ -15,7 +15,7 @@ use uuid::Uuid;
 struct Api {
     router: Router,
     state: AppState,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 struct Reply {
@@ -27,6 +27,10 @@ struct Reply {
 impl Api {
     async fn new(limits: Limits) -> Api {
         let (store, dir) = common::sqlite().await;
+        Api::on(store, Some(dir), limits)
+    }
+
+    fn on(store: std::sync::Arc<dyn migru_server::storage::Storage>, dir: Option<tempfile::TempDir>, limits: Limits) -> Api {
         let state = AppState::new(store, limits);
         Api { router: app(state.clone()), state, _dir: dir }
     }
@@ -298,6 +302,52 @@ async fn pull_pages_through_recommendations_alerts_and_acks() {
     assert_eq!((after.body["changes"].clone(), after.body["cursor"].as_str()), (json!([]), Some(cursor.as_str())));
 }
 
+/// Every pulled change carries the server's sequence number, strictly increasing across pages,
+/// and each page its high-water seq (the cursor's position); a replayed page repeats the same seqs.
+async fn pulled_changes_carry_the_server_seq(api: Api) {
+    let (family, parent) = api.family().await;
+    let (_, child) = api.pair(&parent, "child").await;
+    let family = Uuid::parse_str(&family).unwrap();
+    let mut appended = Vec::new();
+    for n in 0..5 {
+        appended.push(api.state.store.append_change(family, ChangeKind::Recommendation, &format!("r{n}"), &json!({"n": n}), 1).await.unwrap().seq);
+    }
+    let (mut seqs, mut marks, mut cursors) = (Vec::new(), Vec::new(), vec![String::new()]);
+    loop {
+        let cursor = cursors.last().unwrap().clone();
+        let path = if cursor.is_empty() { "/v1/sync/pull?limit=2".to_owned() } else { format!("/v1/sync/pull?limit=2&cursor={cursor}") };
+        let page = api.call("GET", &path, Some(&child), None).await;
+        let page_seqs: Vec<i64> = page.body["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+        let mark = page.body["high_water_seq"].as_i64().unwrap();
+        assert_eq!(Some(&mark), page_seqs.last(), "high-water seq is the page's last seq");
+        seqs.extend(page_seqs);
+        marks.push(mark);
+        cursors.push(page.body["cursor"].as_str().unwrap().to_owned());
+        if !page.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seqs, appended, "the seqs on the wire are the ones the store assigned");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "strictly increasing: {seqs:?}");
+    assert!(marks.windows(2).all(|w| w[0] < w[1]), "high-water marks increase: {marks:?}");
+    let replay = api.call("GET", &format!("/v1/sync/pull?limit=2&cursor={}", cursors[1]), Some(&child), None).await;
+    let replayed: Vec<i64> = replay.body["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert_eq!(replayed, seqs[2..4]);
+    let empty = api.call("GET", &format!("/v1/sync/pull?cursor={}", cursors.last().unwrap()), Some(&child), None).await;
+    assert_eq!((empty.body["changes"].clone(), empty.body["high_water_seq"].as_i64()), (json!([]), marks.last().copied()));
+}
+
+#[tokio::test]
+async fn pulled_changes_carry_the_server_seq_sqlite() {
+    pulled_changes_carry_the_server_seq(Api::new(common::test_limits()).await).await;
+}
+
+#[tokio::test]
+async fn pulled_changes_carry_the_server_seq_postgres() {
+    let Some((store, _)) = common::postgres().await else { return };
+    pulled_changes_carry_the_server_seq(Api::on(store, None, common::test_limits())).await;
+}
+
 #[tokio::test]
 async fn openapi_describes_every_route() {
     let api = Api::new(common::test_limits()).await;
@@ -308,4 +358,6 @@ async fn openapi_describes_every_route() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from openapi.json");
     }
     assert!(doc["components"]["schemas"].get("PushResponse").is_some());
+    assert!(doc["components"]["schemas"]["PullResponse"]["properties"].get("high_water_seq").is_some());
+    assert!(doc["components"]["schemas"]["ChangeOut"]["properties"].get("seq").is_some());
 }

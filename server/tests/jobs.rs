@@ -296,27 +296,14 @@ macro_rules! lease_tests {
 
 lease_tests!(a_long_job_keeps_its_lease_and_runs_once, a_worker_that_lost_its_lease_stops_and_writes_nothing);
 
-async fn post(http: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
-    let mut request = http.post(url).header("migru-protocol", "1").json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_schedules_one_analysis_whose_result_parents_pull() {
     let (store, _dir) = common::sqlite().await;
     let state = AppState::new(store, common::test_limits()).with_analysis_delay(Duration::ZERO);
     let server = common::Server::start(state.clone()).await;
     let http = reqwest::Client::new();
-    let parent = post(&http, format!("{}/v1/families", server.url()), None, json!({"name": "F", "device_name": "p"})).await;
-    let parent = parent["token"].as_str().unwrap().to_owned();
-    let code = post(&http, format!("{}/v1/pairing-codes", server.url()), Some(&parent), json!({"role": "child"})).await;
-    let child = post(&http, format!("{}/v1/pair", server.url()), None, json!({"code": code["code"], "device_name": "c"})).await;
-    let child = child["token"].as_str().unwrap().to_owned();
+    let (_, parent) = common::new_family(&http, &server.url()).await;
+    let child = common::pair(&http, &server.url(), &parent, "child").await;
 
     // 120 days ending yesterday, pushed in three batches (three pushes, one waiting job).
     let tz = chrono::FixedOffset::east_opt(3600).unwrap();
@@ -330,7 +317,7 @@ async fn a_push_schedules_one_analysis_whose_result_parents_pull() {
         })
         .collect();
     for chunk in records.chunks(records.len() / 3 + 1) {
-        let reply = post(&http, format!("{}/v1/sync/push", server.url()), Some(&child), json!({"records": chunk})).await;
+        let reply = common::post(&http, &server.url(), "/v1/sync/push", Some(&child), json!({"records": chunk})).await;
         assert_eq!(reply["accepted"].as_array().unwrap().len(), chunk.len());
     }
     assert_eq!(state.store.job_counts().await.unwrap().queued, 1, "one analysis per burst");
@@ -347,16 +334,7 @@ async fn a_push_schedules_one_analysis_whose_result_parents_pull() {
     ));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let result = loop {
-        let pulled: Value = http
-            .get(format!("{}/v1/sync/pull", server.url()))
-            .header("migru-protocol", "1")
-            .bearer_auth(&parent)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let pulled = common::get(&http, &server.url(), "/v1/sync/pull", &parent).await;
         let found = pulled["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "analysis_result").cloned();
         if let Some(change) = found {
             break change;

@@ -19,24 +19,14 @@ impl Client {
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
-        let mut request = self.http.post(format!("{}{path}", self.base)).header("migru-protocol", "1").json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
-        response.json().await.unwrap()
+        common::post(&self.http, &self.base, path, token, body).await
     }
 
     async fn enrol(&self, parent: Option<&str>, role: &str) -> String {
-        let reply = match parent {
-            None => self.post("/v1/families", None, json!({"name": "F", "device_name": "p"})).await,
-            Some(parent) => {
-                let code = self.post("/v1/pairing-codes", Some(parent), json!({"role": role})).await;
-                self.post("/v1/pair", None, json!({"code": code["code"], "device_name": role})).await
-            }
-        };
-        reply["token"].as_str().unwrap().to_owned()
+        match parent {
+            None => common::new_family(&self.http, &self.base).await.1,
+            Some(parent) => common::pair(&self.http, &self.base, parent, role).await,
+        }
     }
 
     /// Opens the SSE stream and returns a receiver of `alert` event data.
@@ -103,17 +93,7 @@ async fn a_red_flag_reaches_every_parent_device_of_the_family_within_a_second() 
         "another family's parent hears nothing"
     );
     // A parent that was offline finds the alert through pull.
-    let pulled: Value = client
-        .http
-        .get(format!("{}/v1/sync/pull", client.base))
-        .header("migru-protocol", "1")
-        .bearer_auth(&dad)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pulled = common::get(&client.http, &client.base, "/v1/sync/pull", &dad).await;
     assert_eq!(pulled["changes"][0]["kind"], "alert");
     server.stop().await;
 }

@@ -46,20 +46,6 @@ fn sha_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn new_family(base: &str) -> (Uuid, String) {
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/v1/families"))
-        .header("migru-protocol", "1")
-        .json(&serde_json::json!({"name": "F", "device_name": "mum's phone"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (Uuid::parse_str(answer["family_id"].as_str().unwrap()).unwrap(), answer["token"].as_str().unwrap().to_owned())
-}
-
 /// Publishes `body` as the family's next `adapter_version` change (what a damaged download or
 /// a buggy server would send).
 async fn publish(store: &dyn Storage, family_id: Uuid, item: &str, body: &serde_json::Value) {
@@ -73,7 +59,7 @@ async fn a_retrained_adapter_reaches_the_phone_verified_active_and_applied() {
     let mut settings = TrainingSettings::new(tiny_model_dir().to_path_buf());
     settings.kto.steps = 3;
     let server = common::Server::start(AppState::new(store.clone(), common::test_limits()).with_training(settings.clone())).await;
-    let (family_id, parent_token) = new_family(&server.url()).await;
+    let (family_id, parent_token) = common::new_family(&reqwest::Client::new(), &server.url()).await;
     let sync_config = || SyncConfig::new(server.url(), parent_token.clone());
 
     // The parent's phone with the exported model on ONNX Runtime.
@@ -246,7 +232,7 @@ async fn the_arm_of_a_template_recommendation_reaches_the_servers_ab_table_on_po
 
 async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
     let server = common::Server::start(AppState::new(store.clone(), common::test_limits())).await;
-    let (family_id, parent_token) = new_family(&server.url()).await;
+    let (family_id, parent_token) = common::new_family(&reqwest::Client::new(), &server.url()).await;
     let phone_dir = tempfile::tempdir().unwrap();
     let phone = Companion::open(phone_dir.path().join("migru.db")).unwrap();
     let done = phone.parent_recommendation(&facts(), &CancelToken::new(), &mut |_| {}).unwrap();
@@ -273,15 +259,8 @@ async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
         serde_json::json!({"prompt": "", "text": "t", "arm": "base"}),
         serde_json::json!({"prompt": "p", "text": "t", "arm": "other"}),
     ] {
-        let status = http
-            .post(format!("{}/v1/feedback", server.url()))
-            .header("migru-protocol", "1")
-            .bearer_auth(&parent_token)
-            .json(&serde_json::json!({"recommendation_id": Uuid::now_v7(), "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(), "served": served}))
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let body = serde_json::json!({"recommendation_id": Uuid::now_v7(), "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(), "served": served});
+        let status = common::post_raw(&http, &server.url(), "/v1/feedback", Some(&parent_token), &body).await.status();
         assert_eq!(status.as_u16(), 400, "{served}");
     }
     assert_eq!(store.arm_feedback(Some(family_id)).await.unwrap().len(), 1, "nothing recorded from a refused request");
@@ -292,16 +271,9 @@ async fn template_arm_reaches_the_server(store: std::sync::Arc<dyn Storage>) {
     let now = chrono::Utc::now().timestamp_millis();
     let row = ServedRecommendation { recommendation_id: orphan, prompt: "p".into(), text: "Go outside.".into(), arm: Arm::Base, adapter_version: None, served_at_ms: now };
     assert!(store.record_served(family_id, &row).await.unwrap());
-    let status = http
-        .post(format!("{}/v1/feedback", server.url()))
-        .header("migru-protocol", "1")
-        .bearer_auth(&parent_token)
-        .json(&serde_json::json!({"recommendation_id": orphan, "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(),
-            "served": {"prompt": "p", "text": "Go outside.", "arm": "base"}}))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let body = serde_json::json!({"recommendation_id": orphan, "value": "up", "device_ts": chrono::Utc::now().to_rfc3339(),
+        "served": {"prompt": "p", "text": "Go outside.", "arm": "base"}});
+    let status = common::post_raw(&http, &server.url(), "/v1/feedback", Some(&parent_token), &body).await.status();
     assert_eq!(status.as_u16(), 200, "the resent thumbs of a half-recorded recommendation count");
     let healed = store.feedback_examples(family_id).await.unwrap();
     assert!(healed.iter().any(|e| e.recommendation_id == orphan && e.value == 1), "{healed:?}");

@@ -50,18 +50,8 @@ fn outbox_len(store: &Store) -> usize {
 /// Enrols a family with a child device; returns (family id, child token).
 async fn enrol(base: &str) -> (Uuid, String) {
     let http = reqwest::Client::new();
-    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
-        let mut request = http.post(format!("{base}{path}")).header("migru-protocol", "1").json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
-    };
-    let family = post("/v1/families", None, serde_json::json!({"name": "F", "device_name": "mum"})).await;
-    let parent = family["token"].as_str().unwrap().to_owned();
-    let code = post("/v1/pairing-codes", Some(&parent), serde_json::json!({"role": "child"})).await;
-    let child = post("/v1/pair", None, serde_json::json!({"code": code["code"], "device_name": "kid"})).await;
-    (Uuid::parse_str(family["family_id"].as_str().unwrap()).unwrap(), child["token"].as_str().unwrap().to_owned())
+    let (family, parent) = common::new_family(&http, base).await;
+    (family, common::pair(&http, base, &parent, "child").await)
 }
 
 fn config(server: String, token: String) -> SyncConfig {
@@ -178,6 +168,44 @@ async fn words_go_up_once_the_family_opts_in() {
     client.sync(&store, |_| {}, |_| Ok(())).await.unwrap();
     assert_eq!(server_store.count_records(family).await.unwrap(), 50);
     assert!(proxy.wire().contains(SECRET));
+    server.stop().await;
+}
+
+/// The phone keeps each pulled change with the server's sequence number: the seqs the server
+/// assigned, increasing across pages of two; a page pulled again (the cursor reset, as after a
+/// crash before it moved) stores nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulled_changes_are_stored_with_the_server_seq_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("phone.db")).unwrap();
+    let (server_store, _server_dir) = common::sqlite().await;
+    let limits = migru_server::Limits { max_pull_page: 2, ..common::test_limits() };
+    let server = common::Server::start(AppState::new(server_store.clone(), limits)).await;
+    let (family, token) = enrol(&server.url()).await;
+    let mut appended = Vec::new();
+    for n in 0..5 {
+        let change = server_store
+            .append_change(family, migru_server::storage::ChangeKind::Recommendation, &format!("r{n}"), &serde_json::json!({"n": n}), 1)
+            .await
+            .unwrap();
+        appended.push(change.seq);
+    }
+    let client = SyncClient::new(config(server.url(), token)).unwrap();
+    let stored_seqs = |store: &Store| {
+        let mut seqs: Vec<Option<i64>> = store.pulled_changes(None, 100).unwrap().iter().map(|c| c.server_seq).collect();
+        seqs.reverse(); // newest first on read
+        seqs
+    };
+    let progress = client.sync(&store, |_| {}, |_| Ok(())).await.unwrap();
+    assert_eq!(progress.changes_pulled, 5);
+    let mut seqs: Vec<i64> = stored_seqs(&store).into_iter().map(|s| s.expect("server_seq stored")).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, appended, "the stored seqs are the server's");
+    assert!(appended.windows(2).all(|w| w[0] < w[1]));
+    store.set_setting(migru_core::sync::CURSOR_KEY, "c1.0").unwrap();
+    let again = client.sync(&store, |_| {}, |_| Ok(())).await.unwrap();
+    assert_eq!(again.changes_pulled, 5, "the replayed pages came down again");
+    assert_eq!(store.pulled_changes(None, 100).unwrap().len(), 5, "and were stored once");
     server.stop().await;
 }
 

@@ -284,6 +284,7 @@ mod tests {
                 "feedback_count": 10, "parameters": params,
                 "data_base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
             created_at_ms: 1,
+            seq: Some(version),
         }
     }
 

@@ -100,6 +100,9 @@ pub struct PulledChange {
     pub id: String,
     pub body: Value,
     pub created_at_ms: i64,
+    /// The server's sequence number of this change (servers before it was on the wire: absent).
+    #[serde(default)]
+    pub seq: Option<i64>,
 }
 
 impl PulledChange {
@@ -120,7 +123,7 @@ impl PulledChange {
             change_id: self.change_id(),
             topic: self.kind.clone(),
             payload: payload.to_string(),
-            server_seq: None,
+            server_seq: self.seq,
             received_ms,
         }
     }

@@ -207,6 +207,9 @@ pub struct PullResponse {
     pub cursor: String,
     /// Whether another page is ready now.
     pub has_more: bool,
+    /// The server sequence number of the last change of this page (the cursor's position; the
+    /// request's position when the page is empty). Never decreases for a family.
+    pub high_water_seq: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -216,11 +219,20 @@ pub struct ChangeOut {
     #[schema(value_type = Object)]
     pub body: serde_json::Value,
     pub created_at_ms: i64,
+    /// The server's sequence number of this change within the family: strictly increasing in
+    /// pull order, the same when the change is pulled again.
+    pub seq: i64,
 }
 
 impl From<Change> for ChangeOut {
     fn from(change: Change) -> Self {
-        ChangeOut { kind: change.kind, id: change.item_id, body: change.body, created_at_ms: change.created_at_ms }
+        ChangeOut {
+            kind: change.kind,
+            id: change.item_id,
+            body: change.body,
+            created_at_ms: change.created_at_ms,
+            seq: change.seq,
+        }
     }
 }
 
@@ -254,7 +266,12 @@ async fn pull(
     let has_more = changes.len() > limit as usize;
     changes.truncate(limit as usize);
     let last = changes.last().map_or(after, |c| c.seq);
-    Ok(Json(PullResponse { changes: changes.into_iter().map(Into::into).collect(), cursor: encode_cursor(last), has_more }))
+    Ok(Json(PullResponse {
+        changes: changes.into_iter().map(Into::into).collect(),
+        cursor: encode_cursor(last),
+        has_more,
+        high_water_seq: last,
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

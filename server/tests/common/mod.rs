@@ -109,3 +109,48 @@ pub fn symptom(intensity: u8, ts: &str) -> serde_json::Value {
 pub fn minutes_ago(minutes: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// POSTs `body` as JSON to `base` + `path` with the protocol header and, when given, the
+/// device's bearer token; the answer as it came (tests that expect a refusal read its status).
+pub async fn post_raw(http: &reqwest::Client, base: &str, path: &str, token: Option<&str>, body: &serde_json::Value) -> reqwest::Response {
+    let mut request = http.post(format!("{base}{path}")).header("migru-protocol", "1").json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
+
+/// [`post_raw`] that expects a 2xx answer and returns its JSON.
+pub async fn post(http: &reqwest::Client, base: &str, path: &str, token: Option<&str>, body: serde_json::Value) -> serde_json::Value {
+    let response = post_raw(http, base, path, token, &body).await;
+    assert!(response.status().is_success(), "POST {path}: {}", response.status());
+    response.json().await.unwrap_or_else(|e| panic!("POST {path}: the answer is not JSON: {e}"))
+}
+
+/// A new family created by a parent's device: (family id, the parent's token).
+pub async fn new_family(http: &reqwest::Client, base: &str) -> (uuid::Uuid, String) {
+    let reply = post(http, base, "/v1/families", None, serde_json::json!({"name": "F", "device_name": "mum's phone"})).await;
+    let family_id = uuid::Uuid::parse_str(reply["family_id"].as_str().expect("family_id")).expect("family_id is a uuid");
+    (family_id, reply["token"].as_str().expect("token").to_owned())
+}
+
+/// A device paired into the parent's family with `role` (`child` or `parent`): its token.
+pub async fn pair(http: &reqwest::Client, base: &str, parent: &str, role: &str) -> String {
+    let code = post(http, base, "/v1/pairing-codes", Some(parent), serde_json::json!({"role": role})).await;
+    let reply = post(http, base, "/v1/pair", None, serde_json::json!({"code": code["code"], "device_name": role})).await;
+    reply["token"].as_str().expect("token").to_owned()
+}
+
+/// GETs `base` + `path` with the protocol header and the device's bearer token; expects a 2xx
+/// answer and returns its JSON.
+pub async fn get(http: &reqwest::Client, base: &str, path: &str, token: &str) -> serde_json::Value {
+    let response = http
+        .get(format!("{base}{path}"))
+        .header("migru-protocol", "1")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert!(response.status().is_success(), "GET {path}: {}", response.status());
+    response.json().await.unwrap_or_else(|e| panic!("GET {path}: the answer is not JSON: {e}"))
+}
