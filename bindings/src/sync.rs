@@ -95,32 +95,21 @@ pub struct PairingCode {
 /// Creates a family on `server_url` with this phone as its first parent device.
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn create_family(server_url: String, family_name: String, device_name: String) -> Result<Enrolment, MigruError> {
-    runtime()
-        .spawn(async move { migru_core::sync::create_family(&server_url, &family_name, &device_name).await })
-        .await?
-        .map(Into::into)
-        .map_err(sync_error)
+    family_call(async move { migru_core::sync::create_family(&server_url, &family_name, &device_name).await }).await.map(Into::into)
 }
 
 /// A one-time pairing code for a new `child` or `parent` device (a parent's token only).
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn create_pairing_code(server_url: String, parent_token: String, role: String) -> Result<PairingCode, MigruError> {
-    runtime()
-        .spawn(async move { migru_core::sync::create_pairing_code(&server_url, &parent_token, &role).await })
-        .await?
-        .map(|c| PairingCode { code: c.code, expires_at_ms: c.expires_at_ms })
-        .map_err(sync_error)
+    let code = family_call(async move { migru_core::sync::create_pairing_code(&server_url, &parent_token, &role).await }).await?;
+    Ok(PairingCode { code: code.code, expires_at_ms: code.expires_at_ms })
 }
 
 /// Joins this phone to a family with a parent's one-time code; an unknown, used or expired code
 /// is `InvalidInput`.
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn pair_device(server_url: String, code: String, device_name: String) -> Result<Enrolment, MigruError> {
-    runtime()
-        .spawn(async move { migru_core::sync::pair(&server_url, code.trim(), &device_name).await })
-        .await?
-        .map(Into::into)
-        .map_err(sync_error)
+    family_call(async move { migru_core::sync::pair(&server_url, code.trim(), &device_name).await }).await.map(Into::into)
 }
 
 /// One of the family's devices, for the parent app's device list.
@@ -138,10 +127,7 @@ pub struct FamilyDevice {
 /// The family's devices, revoked ones included (a parent's token only).
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn list_devices(server_url: String, parent_token: String) -> Result<Vec<FamilyDevice>, MigruError> {
-    let devices = runtime()
-        .spawn(async move { migru_core::sync::list_devices(&server_url, &parent_token).await })
-        .await?
-        .map_err(sync_error)?;
+    let devices = family_call(async move { migru_core::sync::list_devices(&server_url, &parent_token).await }).await?;
     Ok(devices
         .into_iter()
         .map(|d| FamilyDevice { id: d.id, name: d.name, role: d.role, created_at_ms: d.created_at_ms, revoked_at_ms: d.revoked_at_ms })
@@ -151,14 +137,14 @@ pub async fn list_devices(server_url: String, parent_token: String) -> Result<Ve
 /// Revokes a device of the family at once: its token stops working (a parent's token only).
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn revoke_device(server_url: String, parent_token: String, device_id: String) -> Result<(), MigruError> {
-    runtime()
-        .spawn(async move { migru_core::sync::revoke_device(&server_url, &parent_token, &device_id).await })
-        .await?
-        .map_err(sync_error)
+    family_call(async move { migru_core::sync::revoke_device(&server_url, &parent_token, &device_id).await }).await
 }
 
-fn sync_error(error: migru_core::sync::SyncError) -> MigruError {
-    migru_core::CompanionError::Sync(error).into()
+/// Runs one of the core's family calls on this library's runtime, converting its error.
+async fn family_call<T: Send + 'static>(
+    call: impl std::future::Future<Output = Result<T, migru_core::sync::SyncError>> + Send + 'static,
+) -> Result<T, MigruError> {
+    runtime().spawn(call).await?.map_err(|error| migru_core::CompanionError::Sync(error).into())
 }
 
 impl From<migru_core::sync::Enrolment> for Enrolment {

@@ -52,6 +52,16 @@ pub enum Decision {
     Quiet { reason: Quiet },
 }
 
+impl Decision {
+    /// What the child is shown this turn: the insight or the red-flag message; `None` when quiet.
+    pub fn message_child(&self) -> Option<&str> {
+        match self {
+            Decision::Share { message_child, .. } | Decision::RedFlag { message_child, .. } => Some(message_child),
+            Decision::Quiet { .. } => None,
+        }
+    }
+}
+
 /// What the policy needs to know about the child's history.
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyInput<'a> {

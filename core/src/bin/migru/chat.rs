@@ -6,7 +6,6 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use migru_core::insights::Decision;
 use migru_core::llm::engine::{LanguageModel, ModelOptions};
 use migru_core::llm::prompt::{ChatMessage, ChildProfile, ChildTurnInput, Role};
 use migru_core::llm::responder::{ReplyEvent, Responder};
@@ -100,10 +99,7 @@ pub fn run(global: &Global, args: ChatArgs) -> anyhow::Result<()> {
             }
             let _ = std::io::stdout().flush();
         });
-        let said_too = decision.as_ref().and_then(|d| match d {
-            Decision::Share { message_child, .. } | Decision::RedFlag { message_child, .. } => Some(message_child.clone()),
-            Decision::Quiet { .. } => None,
-        });
+        let said_too = decision.as_ref().and_then(|d| d.message_child());
         if json {
             print_json(&serde_json::json!({
                 "text": reply.text, "source": reply.source, "verdict": reply.verdict, "recalled": recalled, "decision": decision,
