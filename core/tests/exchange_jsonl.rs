@@ -47,6 +47,37 @@ fn export_import_export_is_identical_and_reimport_adds_nothing() {
 }
 
 #[test]
+fn an_import_over_several_transactions_counts_every_line_once() {
+    // 130,000 lines: three transactions of the import, with bad lines and repeats across them.
+    let today = chrono::DateTime::parse_from_rfc3339("2026-03-10T00:00:00+01:00").unwrap();
+    let mut text = String::new();
+    let (mut records, mut child) = (0, 0);
+    while records < 125_000 {
+        for mut record in migru_core::sample::diary(child, 30, today) {
+            record.user = format!("child-{child}");
+            text.push_str(&encode_line(&record));
+            text.push('\n');
+            records += 1;
+            if records % 25_000 == 0 {
+                text.push_str("{\"kind\":\"message\"}\n");
+            }
+        }
+        child += 1;
+    }
+    let first_lines: String = text.lines().take(5_000).map(|l| format!("{l}\n")).collect();
+    text.push_str(&first_lines);
+    let (_dir, store) = store();
+    let mut seen = Vec::new();
+    let report = import_jsonl(&store, Cursor::new(text.into_bytes()), |so_far| seen.push(so_far.lines_seen())).unwrap();
+
+    let bad = records / 25_000;
+    assert_eq!((report.imported, report.skipped, report.duplicates), (records as u64, bad as u64, 5_000));
+    assert!(report.errors.windows(2).all(|w| w[0].line < w[1].line), "errors in line order");
+    assert_eq!(store.stats().unwrap().events, report.imported);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.last() == Some(&report.lines_seen()), "{seen:?}");
+}
+
+#[test]
 fn unknown_fields_and_other_users_survive_the_round_trip() {
     let (_d, store) = store();
     let line = r#"{"ts":"2026-03-01T09:00:00+01:00","kind":"symptom","intensity":6,"user":"mia","where":{"side":"left"},"aura":true}"#;

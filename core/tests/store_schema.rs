@@ -145,6 +145,43 @@ fn v4_database_upgrades_with_its_deferred_queue_moved_into_the_insight_log() {
 }
 
 #[test]
+fn v5_database_upgrades_with_its_readings_in_arrival_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (upgraded, old) = upgraded_fixture(&dir, include_str!("fixtures/store/v5.sql"));
+    type Row = (i64, String, i64, Option<f64>, Option<f64>, Option<f64>);
+    let readings: Vec<Row> = Connection::open(&old)
+        .unwrap()
+        .prepare(
+            "SELECT r.event_seq, u.name, r.ts_ms, r.pressure_hpa, r.temp_c, r.humidity_pct
+             FROM env_readings AS r JOIN users AS u ON u.id = r.user_key",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // A plain scan now reads them in arrival order, every value kept.
+    assert_eq!(
+        readings,
+        vec![
+            (1, "local".to_owned(), 1_772_352_000_000, Some(1003.5), Some(11.0), Some(70.0)),
+            (2, "child-b".to_owned(), 1_772_352_000_000, Some(1001.0), None, None),
+            (4, "local".to_owned(), 1_772_355_600_000, Some(1002.0), Some(10.5), Some(72.0)),
+            (5, "child-b".to_owned(), 1_772_355_600_000, Some(999.5), None, Some(80.0)),
+        ]
+    );
+    // Everything else is as v5 left it, and a new reading goes after the old ones.
+    assert_eq!(upgraded.events(&EventFilter::default()).unwrap().len(), 6);
+    assert_eq!(upgraded.setting(PUSH_CURSOR_KEY).unwrap().as_deref(), Some("3"));
+    assert_eq!(upgraded.shared_insights("child-b").unwrap()[0].deferred_reason.as_deref(), Some("school_morning"));
+    assert_eq!(upgraded.search_text("child-b", "tummy", 5).unwrap().len(), 1);
+    let reading = Record::new(ts("2026-03-01T11:00:00+01:00"), Body::Env { pressure_hpa: Some(1000.0), temp_c: None, humidity_pct: None });
+    assert!(matches!(upgraded.append(&reading).unwrap(), Appended::Stored { seq: 7, .. }));
+    let last: i64 = Connection::open(&old).unwrap().query_row("SELECT max(event_seq) FROM env_readings", [], |r| r.get(0)).unwrap();
+    assert_eq!(last, 7);
+}
+
+#[test]
 fn users_are_exactly_the_children_with_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("m.db")).unwrap();

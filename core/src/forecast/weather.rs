@@ -17,8 +17,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime};
 use serde::Serialize;
 
-use crate::event::{Body, Kind};
-use crate::store::{EventFilter, Store};
+use crate::store::Store;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -203,32 +202,21 @@ impl<'a> Barometer<'a> {
     /// The outlook, synchronously (it only reads the store).
     pub fn outlook_now(&self, now: DateTime<FixedOffset>) -> Result<WeatherOutlook, WeatherError> {
         let since = now - Duration::hours(24);
-        let filter = EventFilter {
-            user: Some(self.user.clone()),
-            kinds: vec![Kind::Env],
-            since_ms: Some(since.timestamp_millis()),
-            until_ms: Some(now.timestamp_millis() + 1),
-            after_seq: None,
-        };
+        let readings = self.store.env_readings(&self.user, since.timestamp_millis(), now.timestamp_millis() + 1)?;
         // Per hour: the latest reading of each quantity.
         let mut by_hour: std::collections::BTreeMap<i64, (i64, WeatherHour)> = Default::default();
-        self.store.for_each_event(&filter, |event| {
-            if let Body::Env { pressure_hpa, temp_c, humidity_pct } = event.record.body {
-                let ms = event.record.ts.timestamp_millis();
-                let hour = ms.div_euclid(HOUR_MS);
-                let ts = DateTime::from_timestamp_millis(hour * HOUR_MS)
-                    .map(|t| t.with_timezone(event.record.ts.offset()))
-                    .unwrap_or(event.record.ts);
-                let entry = by_hour.entry(hour).or_insert((i64::MIN, WeatherHour { ts, pressure_hpa: None, temp_c: None, humidity_pct: None }));
-                let newer = ms >= entry.0;
-                let merge = |old: Option<f64>, new: Option<f64>| if newer { new.or(old) } else { old.or(new) };
-                entry.1.pressure_hpa = merge(entry.1.pressure_hpa, pressure_hpa);
-                entry.1.temp_c = merge(entry.1.temp_c, temp_c);
-                entry.1.humidity_pct = merge(entry.1.humidity_pct, humidity_pct);
-                entry.0 = entry.0.max(ms);
-            }
-            Ok(())
-        })?;
+        for reading in readings {
+            let ms = reading.ts.timestamp_millis();
+            let hour = ms.div_euclid(HOUR_MS);
+            let ts = DateTime::from_timestamp_millis(hour * HOUR_MS).map(|t| t.with_timezone(reading.ts.offset())).unwrap_or(reading.ts);
+            let entry = by_hour.entry(hour).or_insert((i64::MIN, WeatherHour { ts, pressure_hpa: None, temp_c: None, humidity_pct: None }));
+            let newer = ms >= entry.0;
+            let merge = |old: Option<f64>, new: Option<f64>| if newer { new.or(old) } else { old.or(new) };
+            entry.1.pressure_hpa = merge(entry.1.pressure_hpa, reading.pressure_hpa);
+            entry.1.temp_c = merge(entry.1.temp_c, reading.temp_c);
+            entry.1.humidity_pct = merge(entry.1.humidity_pct, reading.humidity_pct);
+            entry.0 = entry.0.max(ms);
+        }
         let mut hours: Vec<WeatherHour> = by_hour.into_values().map(|(_, h)| h).collect();
         let Some(latest) = hours.iter().rev().find(|h| h.pressure_hpa.is_some()).cloned() else {
             return Err(WeatherError::Unavailable("no barometer reading in the last 24 h"));
@@ -253,7 +241,7 @@ impl WeatherProvider for Barometer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{LOCAL_USER, Record};
+    use crate::event::{Body, LOCAL_USER, Record};
 
     #[test]
     fn open_meteo_json_is_parsed_with_its_offset_and_nulls() {

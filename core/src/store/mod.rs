@@ -16,12 +16,12 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::params;
 use uuid::Uuid;
 
-pub use events::{Appended, EventFilter, PreparedRecord, StoredEvent};
+pub use events::{Appended, EventFilter, Inserter, PreparedRecord, StoredEvent};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use sql::{APPLICATION_ID, Checkpointer};
 pub use pulled::{AdapterRecord, AdapterStatus, PulledChange};
 pub use search::TextHit;
-pub use tables::{OutboxItem, PUSH_CURSOR_KEY, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
+pub use tables::{EnvReading, OutboxItem, PUSH_CURSOR_KEY, PatternState, SensorMinute, SharedInsight, SleepEpisode, SleepSource, StoreStats};
 
 use crate::event::Record;
 
@@ -100,13 +100,14 @@ impl Store {
         })
     }
 
-    /// Like [`Store::append_batch`] for records prepared beforehand (off the writer's thread).
-    pub fn append_prepared(&self, records: &[PreparedRecord]) -> Result<Vec<Appended>, StoreError> {
+    /// Runs `f` in one write transaction with an appender, committing only if it succeeds: a
+    /// long import stores several of its batches per transaction this way (see `exchange`).
+    pub fn append_in_one_transaction<T>(
+        &self,
+        f: impl FnOnce(&mut events::Inserter<'_>, i64) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let now = now_ms();
-        self.db.write(|tx| {
-            let mut inserter = events::Inserter::new(tx)?;
-            records.iter().map(|r| inserter.insert_prepared(r, now)).collect()
-        })
+        self.db.write(|tx| f(&mut events::Inserter::new(tx)?, now))
     }
 
     /// Streams matching events in arrival order.
@@ -315,6 +316,11 @@ impl Store {
 
     pub fn sleep_episodes(&self, user: &str) -> Result<Vec<SleepEpisode>, StoreError> {
         self.db.read(|conn| tables::sleep_episodes(conn, user))
+    }
+
+    /// The child's environment readings with `since_ms <= ts < until_ms`, in arrival order.
+    pub fn env_readings(&self, user: &str, since_ms: i64, until_ms: i64) -> Result<Vec<EnvReading>, StoreError> {
+        self.db.read(|conn| tables::env_readings(conn, user, since_ms, until_ms))
     }
 
     // ---- pattern engine state, text search ---------------------------------------------------

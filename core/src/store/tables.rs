@@ -334,6 +334,35 @@ pub fn sleep_episodes(conn: &Connection, user: &str) -> Result<Vec<SleepEpisode>
     Ok(out)
 }
 
+/// One environment reading as stored (`env_readings`), in the child's local time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvReading {
+    pub ts: DateTime<FixedOffset>,
+    pub pressure_hpa: Option<f64>,
+    pub temp_c: Option<f64>,
+    pub humidity_pct: Option<f64>,
+}
+
+/// The child's readings with `since_ms <= ts < until_ms`, in arrival order.
+pub fn env_readings(conn: &Connection, user: &str, since_ms: i64, until_ms: i64) -> Result<Vec<EnvReading>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.event_seq, r.ts_ms, r.utc_offset_min, r.pressure_hpa, r.temp_c, r.humidity_pct
+         FROM env_readings AS r
+         WHERE r.user_key = (SELECT id FROM users WHERE name = ?1) AND r.ts_ms >= ?2 AND r.ts_ms < ?3
+         ORDER BY r.event_seq",
+    )?;
+    let rows = stmt.query_map(params![user, since_ms, until_ms], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i32>(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, ts_ms, offset_min, pressure_hpa, temp_c, humidity_pct) = row?;
+        let ts = ts_from_parts(ts_ms, offset_min).ok_or_else(|| StoreError::BadRow { seq, reason: "reading has an impossible time".into() })?;
+        out.push(EnvReading { ts, pressure_hpa, temp_c, humidity_pct });
+    }
+    Ok(out)
+}
+
 // ---- stats -----------------------------------------------------------------------------------
 
 /// What the store holds (`migru stats`).
