@@ -15,7 +15,7 @@ use migru_core::llm::runtime::Runtime;
 use migru_core::llm::sampling::Rng;
 use migru_server::training::corpus;
 use migru_server::training::export::{self, ModelInfo};
-use migru_server::training::model::{Lora, Model, ModelSpec};
+use migru_server::training::model::{Lora, Model, ModelSpec, small_spec};
 use migru_server::training::tokenize;
 use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor as OrtTensor;
@@ -31,12 +31,14 @@ fn random(rng: &mut Rng, shape: &[usize], scale: f32, offset: f32) -> Tensor {
 /// A model with every weight random (LayerNorm gains around 1, biases around 0), so no tensor
 /// is left at a value that would hide a layout mistake.
 fn random_model(vocab: usize) -> Model {
-    let spec = ModelSpec { context_length: 48, ..ModelSpec::small(vocab) };
+    let spec = ModelSpec { context_length: 48, ..small_spec(vocab) };
     let mut rng = Rng::new(11);
     let tensors: HashMap<String, Tensor> = spec
-        .weight_shapes()
+        .weights()
+        .unwrap()
         .into_iter()
-        .map(|(name, shape)| {
+        .map(|slot| {
+            let (name, shape) = (slot.name, slot.shape);
             let t = if name.contains("norm.weight") {
                 random(&mut rng, &shape, 0.3, 1.0)
             } else if name.ends_with(".bias") {
@@ -83,9 +85,9 @@ fn onnx_and_candle_agree_on_logits_with_and_without_an_adapter() {
     let lines: Vec<String> = corpus::generate(300, 1).iter().map(|e| e.training_text()).collect();
     let tokenizer = tokenize::build_tokenizer(&lines, 320).unwrap();
     let model = random_model(tokenizer.get_vocab_size(true));
-    let spec = model.spec.clone();
+    let spec = model.spec;
     let dir = tempfile::tempdir().unwrap();
-    export::write_model_folder(dir.path(), &model, &tokenizer, &ModelInfo { spec: spec.clone(), model_version: 1, seed: 11 }).unwrap();
+    export::write_model_folder(dir.path(), &model, &tokenizer, &ModelInfo { spec, model_version: 1, seed: 11 }).unwrap();
 
     // An adapter with alpha != rank, so the export must fold alpha / rank into B.
     let lora = Lora::init(&spec, 4, 8.0, 5).unwrap();
@@ -131,8 +133,8 @@ fn onnx_and_candle_agree_on_logits_with_and_without_an_adapter() {
 
 #[test]
 fn a_mismatched_adapter_is_refused_by_the_reader() {
-    let spec = ModelSpec::small(100);
-    let lora = Lora::init(&ModelSpec { hidden: 32, heads: 4, ..spec.clone() }, 2, 2.0, 1).unwrap();
+    let spec = small_spec(100);
+    let lora = Lora::init(&ModelSpec { hidden: 32, heads: 4, ..spec }, 2, 2.0, 1).unwrap();
     let file = export::adapter_file(&lora, 1, 1).unwrap();
     let err = export::lora_from_file(&spec, &file).unwrap_err().to_string();
     assert!(err.contains("do not fit hidden size 64"), "{err}");

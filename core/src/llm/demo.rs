@@ -36,8 +36,6 @@ impl Default for DemoSpec {
 
 /// Special tokens, in id order. Phi-3 style chat markers, so the `phi3` chat template applies.
 pub const SPECIAL_TOKENS: [&str; 5] = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"];
-/// The projections that carry LoRA inputs.
-pub const LORA_TARGETS: [&str; 4] = ["q_proj", "k_proj", "v_proj", "o_proj"];
 
 const CORPUS: &str = include_str!("../../data/llm/demo_corpus.txt");
 const FALLBACKS: &str = include_str!("../../data/llm/fallback_templates.json");
@@ -85,14 +83,7 @@ pub fn write_demo_model(dir: &Path, spec: &DemoSpec) -> Result<DemoSummary, LlmE
 
 /// `(lora_A name, lora_B name)` for every adapted projection, layer by layer.
 pub fn lora_names(layers: usize) -> Vec<(String, String)> {
-    (0..layers)
-        .flat_map(|l| {
-            LORA_TARGETS.iter().map(move |t| {
-                let base = format!("model.layers.{l}.attn.{t}");
-                (format!("{base}.lora_A.weight"), format!("{base}.lora_B.weight"))
-            })
-        })
-        .collect()
+    graph::lora_targets(layers).into_iter().map(|base| (format!("{base}.lora_A.weight"), format!("{base}.lora_B.weight"))).collect()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LlmError> {

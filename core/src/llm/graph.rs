@@ -18,8 +18,9 @@ use super::onnx_proto::{Attr, DataType, Dim, Model, Node, Tensor, ValueInfo};
 /// `ab::recommendation_context` prompts: the phone prompts it with the same words.
 pub const SPEC_FILE: &str = "migru_model.json";
 
-/// Sizes of the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Sizes of the graph: the demo model's and the server's recommendation model's (which the
+/// server trains in candle and exports through `build_graph`, so both name weights alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GraphSpec {
     pub hidden: usize,
     pub heads: usize,
@@ -29,11 +30,44 @@ pub struct GraphSpec {
     pub vocab: usize,
 }
 
+/// One weight of the graph: its initializer name, shape and how it would be initialised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightSlot {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: Init,
+}
+
 impl GraphSpec {
     pub fn head_dim(&self) -> usize {
         self.hidden / self.heads
     }
+
+    /// Every weight in graph order, read off `build_graph` itself so that a trainer's tensors
+    /// are named exactly as the exported graph asks for them.
+    pub fn weights(&self) -> Result<Vec<WeightSlot>, LlmError> {
+        let mut slots = Vec::new();
+        build_graph(self, "weights", Vec::new(), &mut |name, shape, init| {
+            slots.push(WeightSlot { name: name.to_owned(), shape: shape.to_vec(), init });
+            Ok(vec![0.0; shape.iter().product()])
+        })?;
+        Ok(slots)
+    }
+
+    /// Base names (`model.layers.L.attn.T`) of the projections carrying LoRA, layer by layer;
+    /// the graph's adapter inputs are these plus `.lora_A.weight` and `.lora_B.weight`.
+    pub fn lora_targets(&self) -> Vec<String> {
+        lora_targets(self.layers)
+    }
 }
+
+/// `GraphSpec::lora_targets` for a graph of `layers` layers.
+pub fn lora_targets(layers: usize) -> Vec<String> {
+    (0..layers).flat_map(|l| LORA_TARGETS.iter().map(move |t| format!("model.layers.{l}.attn.{t}"))).collect()
+}
+
+/// The attention projections that carry LoRA, in each layer.
+pub const LORA_TARGETS: [&str; 4] = ["q_proj", "k_proj", "v_proj", "o_proj"];
 
 /// How a weight would be initialised (the demo draws it; a trained model ignores it).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -235,7 +269,7 @@ pub fn build_graph(
         let p = format!("model.layers.{layer}");
         let normed = g.layer_norm(&x, &format!("{p}.input_layernorm"), d)?;
         let mut heads = Vec::new();
-        for t in ["q_proj", "k_proj", "v_proj"] {
+        for t in &LORA_TARGETS[..3] {
             let proj = g.lora_projection(&normed, &format!("{p}.attn.{t}"), d)?;
             let split = g.op("Reshape", &[&proj, &split_heads], vec![]);
             heads.push(g.op("Transpose", &[&split], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]));
@@ -252,7 +286,7 @@ pub fn build_graph(
         let context = g.op("MatMul", &[&probs, &present_v], vec![]);
         let context_t = g.op("Transpose", &[&context], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
         let merged = g.op("Reshape", &[&context_t, &merge_heads], vec![]);
-        let attn_out = g.lora_projection(&merged, &format!("{p}.attn.o_proj"), d)?;
+        let attn_out = g.lora_projection(&merged, &format!("{p}.attn.{}", LORA_TARGETS[3]), d)?;
         x = g.op("Add", &[&x, &attn_out], vec![]);
 
         let normed2 = g.layer_norm(&x, &format!("{p}.post_attention_layernorm"), d)?;

@@ -37,7 +37,7 @@ pub fn run_train_base(args: &TrainBaseArgs) -> anyhow::Result<()> {
             eprintln!("step {:>5}/{}  loss {loss:.3}  {:.0} s", step + 1, config.steps, started.elapsed().as_secs_f64());
         }
     })?;
-    let info = ModelInfo { spec: trained.model.spec.clone(), model_version: 1, seed: args.seed };
+    let info = ModelInfo { spec: trained.model.spec, model_version: 1, seed: args.seed };
     export::write_model_folder(&args.out, &trained.model, &trained.tokenizer, &info)
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(

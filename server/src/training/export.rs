@@ -10,7 +10,7 @@ use std::path::Path;
 
 use migru_core::llm::adapter::{AdapterFile, AdapterParam};
 use migru_core::llm::LlmError;
-use migru_core::llm::graph::{self, GraphSpec, Init, SearchDefaults};
+use migru_core::llm::graph::{self, Init, SearchDefaults};
 use migru_core::llm::onnx_proto::Model as OnnxModel;
 use tokenizers::Tokenizer;
 
@@ -38,7 +38,7 @@ pub fn write_model_folder(dir: &Path, model: &Model, tokenizer: &Tokenizer, info
     write(dir, "model.onnx", &onnx)?;
     let tok = tokenizer.to_string(true).map_err(|e| TrainingError::Tokenizer(e.to_string()))?;
     write(dir, "tokenizer.json", tok.as_bytes())?;
-    let config = serde_json::to_vec_pretty(&graph::genai_config(&graph_spec(&model.spec), SEARCH)).map_err(|e| TrainingError::Model(e.to_string()))?;
+    let config = serde_json::to_vec_pretty(&graph::genai_config(&model.spec, SEARCH)).map_err(|e| TrainingError::Model(e.to_string()))?;
     write(dir, "genai_config.json", &config)?;
     write(dir, SPEC_FILE, &serde_json::to_vec_pretty(info).map_err(|e| TrainingError::Model(e.to_string()))?)?;
     model.save(&dir.join(WEIGHTS_FILE))
@@ -99,11 +99,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), TrainingError> {
     std::fs::write(&path, bytes).map_err(|e| io(&path, e))
 }
 
-/// The graph's sizes for `spec`.
-pub fn graph_spec(spec: &ModelSpec) -> GraphSpec {
-    GraphSpec { hidden: spec.hidden, heads: spec.heads, layers: spec.layers, ffn: spec.ffn, context_length: spec.context_length, vocab: spec.vocab }
-}
-
 /// Sampling defaults of the exported folder (the pretraining samples' temperature).
 const SEARCH: SearchDefaults = SearchDefaults { do_sample: true, temperature: 0.8, top_k: 50 };
 
@@ -120,5 +115,5 @@ pub fn build_graph(model: &Model) -> Result<OnnxModel, TrainingError> {
         values.map_err(|e| LlmError::Config(format!("weight {name}: {e}")))
     };
     let metadata = vec![("migru.model".into(), "recommendation".into())];
-    Ok(graph::build_graph(&graph_spec(&model.spec), "migru_recommender", metadata, &mut trained)?)
+    Ok(graph::build_graph(&model.spec, "migru_recommender", metadata, &mut trained)?)
 }

@@ -12,61 +12,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor, Var};
-use migru_core::llm::demo::LORA_TARGETS;
+use migru_core::llm::graph::Init;
 use migru_core::llm::sampling::Rng;
 
 use super::TrainingError;
 
-/// Sizes of the model.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ModelSpec {
-    pub hidden: usize,
-    pub heads: usize,
-    pub layers: usize,
-    pub ffn: usize,
-    pub context_length: usize,
-    pub vocab: usize,
-}
+/// Sizes of the model: the core's graph spec, so the trainer and the exported graph cannot
+/// disagree on a weight's name or shape.
+pub use migru_core::llm::graph::GraphSpec as ModelSpec;
 
-impl ModelSpec {
-    /// The default recommendation model for a vocabulary of `vocab` tokens.
-    pub fn small(vocab: usize) -> Self {
-        Self { hidden: 64, heads: 4, layers: 2, ffn: 128, context_length: 128, vocab }
-    }
-
-    pub fn head_dim(&self) -> usize {
-        self.hidden / self.heads
-    }
-
-    /// `(name, shape)` of every base weight, in a fixed order; names are the ONNX initializer names.
-    pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let (d, f) = (self.hidden, self.ffn);
-        let mut out = vec![
-            ("model.embed_tokens.weight".to_string(), vec![self.vocab, d]),
-            ("model.embed_positions.weight".to_string(), vec![self.context_length, d]),
-        ];
-        for l in 0..self.layers {
-            let p = format!("model.layers.{l}");
-            out.push((format!("{p}.input_layernorm.weight"), vec![d]));
-            out.push((format!("{p}.input_layernorm.bias"), vec![d]));
-            for t in LORA_TARGETS {
-                out.push((format!("{p}.attn.{t}.weight"), vec![d, d]));
-            }
-            out.push((format!("{p}.post_attention_layernorm.weight"), vec![d]));
-            out.push((format!("{p}.post_attention_layernorm.bias"), vec![d]));
-            out.push((format!("{p}.mlp.up_proj.weight"), vec![d, f]));
-            out.push((format!("{p}.mlp.down_proj.weight"), vec![f, d]));
-        }
-        out.push(("model.norm.weight".into(), vec![d]));
-        out.push(("model.norm.bias".into(), vec![d]));
-        out.push(("lm_head.weight".into(), vec![d, self.vocab]));
-        out
-    }
-
-    /// Base names (`model.layers.L.attn.T`) of the projections carrying LoRA.
-    pub fn lora_targets(&self) -> Vec<String> {
-        (0..self.layers).flat_map(|l| LORA_TARGETS.iter().map(move |t| format!("model.layers.{l}.attn.{t}"))).collect()
-    }
+/// The default recommendation model for a vocabulary of `vocab` tokens.
+pub fn small_spec(vocab: usize) -> ModelSpec {
+    ModelSpec { hidden: 64, heads: 4, layers: 2, ffn: 128, context_length: 128, vocab }
 }
 
 /// The base model: weights by name (tracked `Var`s while pretraining, plain tensors otherwise).
@@ -91,34 +48,37 @@ impl Model {
         }
         let mut rng = Rng::new(seed);
         let mut weights = BTreeMap::new();
-        for (name, shape) in spec.weight_shapes() {
-            let t = if name.ends_with("layernorm.weight") || name == "model.norm.weight" {
-                Tensor::ones(shape.as_slice(), DType::F32, &Device::Cpu)?
-            } else if name.ends_with(".bias") {
-                Tensor::zeros(shape.as_slice(), DType::F32, &Device::Cpu)?
-            } else {
-                let scale = match name.as_str() {
-                    "model.embed_tokens.weight" | "model.embed_positions.weight" => 0.1,
-                    _ => (3.0 / shape[0] as f32).sqrt(),
-                };
-                seeded(&mut rng, &shape, scale)?
+        for slot in spec.weights()? {
+            let shape = slot.shape.as_slice();
+            let t = match slot.init {
+                Init::Ones => Tensor::ones(shape, DType::F32, &Device::Cpu)?,
+                Init::Zeros => Tensor::zeros(shape, DType::F32, &Device::Cpu)?,
+                Init::Uniform(_) => {
+                    // Smaller embeddings than the demo's draw, and fan-in scaling elsewhere.
+                    let scale = match slot.name.as_str() {
+                        "model.embed_tokens.weight" | "model.embed_positions.weight" => 0.1,
+                        _ => (3.0 / shape[0] as f32).sqrt(),
+                    };
+                    seeded(&mut rng, shape, scale)?
+                }
             };
-            weights.insert(name, t);
+            weights.insert(slot.name, t);
         }
-        Ok(Self { spec: spec.clone(), weights })
+        Ok(Self { spec: *spec, weights })
     }
 
     /// Builds a model from named tensors, checking every name and shape.
     pub fn from_tensors(spec: &ModelSpec, mut tensors: std::collections::HashMap<String, Tensor>) -> Result<Self, TrainingError> {
         let mut weights = BTreeMap::new();
-        for (name, shape) in spec.weight_shapes() {
+        for slot in spec.weights()? {
+            let (name, shape) = (slot.name, slot.shape);
             let t = tensors.remove(&name).ok_or_else(|| TrainingError::Spec(format!("weights lack {name}")))?;
             if t.dims() != shape.as_slice() {
                 return Err(TrainingError::Spec(format!("{name} has shape {:?}, expected {shape:?}", t.dims())));
             }
             weights.insert(name, t.to_dtype(DType::F32)?);
         }
-        Ok(Self { spec: spec.clone(), weights })
+        Ok(Self { spec: *spec, weights })
     }
 
     /// Loads `weights.safetensors`.

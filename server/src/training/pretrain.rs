@@ -8,7 +8,7 @@ use tokenizers::Tokenizer;
 
 use super::TrainingError;
 use super::corpus::{self, Context};
-use super::model::{Lora, Model, ModelSpec};
+use super::model::{Lora, Model, small_spec};
 use super::tokenize::{self, END_ID, PAD_ID, Sequence};
 
 /// Pretraining settings. The defaults train the default model in about two minutes on two cores.
@@ -49,7 +49,7 @@ pub fn pretrain(config: &PretrainConfig, mut progress: impl FnMut(usize, f32)) -
     let examples = corpus::generate(config.corpus_size, config.seed);
     let lines: Vec<String> = examples.iter().map(|e| e.training_text()).collect();
     let tokenizer = tokenize::build_tokenizer(&lines, config.max_vocab)?;
-    let spec = ModelSpec::small(tokenizer.get_vocab_size(true));
+    let spec = small_spec(tokenizer.get_vocab_size(true));
     let seqs = examples
         .iter()
         .map(|e| Sequence::encode(&tokenizer, &e.context.prompt(), &e.text))
