@@ -219,6 +219,62 @@ proptest! {
     }
 }
 
+/// Symptoms and reliefs crowded into half a day, so episodes chain, onsets move when a late
+/// symptom arrives and reliefs change which episode they end: the cases where an event changes
+/// hours before its own, which the open-hour cache must forget.
+fn dense_ev() -> impl Strategy<Value = Ev> {
+    let kind = prop::sample::select(vec![0u8, 0, 0, 1, 1, 2, 5]);
+    (0..12 * HOUR_MS / MINUTE_MS, kind, 0u8..15, 0..=DEFAULT_LATENESS_MS / MINUTE_MS)
+        .prop_map(|(m, kind, arg, d)| Ev { ts: T0 + m * MINUTE_MS, kind, arg, delay: d * MINUTE_MS, dup: false })
+}
+
+/// Like `incremental`, with a report before every event.
+fn incremental_reporting_every_event(events: &[Ev]) -> (Engine, Vec<Record>) {
+    let mut arrivals: Vec<(i64, usize, Record)> =
+        events.iter().enumerate().map(|(i, e)| (e.ts + e.delay, i, record(e, "kid", 0))).collect();
+    arrivals.sort_by_key(|a| (a.0, a.1));
+    let mut engine = Engine::default();
+    let mut accepted = Vec::new();
+    for (n, (_, _, r)) in arrivals.into_iter().enumerate() {
+        let _ = engine.child("kid").map(|c| c.current());
+        if engine.observe_stored(n as i64 + 1, &r) == Observed::Accepted {
+            accepted.push(r);
+        }
+    }
+    (engine, accepted)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_open_hour_cache_equals_a_fresh_computation_on_dense_late_streams(
+        events in prop::collection::vec(dense_ev(), 1..60),
+    ) {
+        let (engine, accepted) = incremental_reporting_every_event(&events);
+        prop_assert_eq!(engine.child("kid").expect("seen").current(), batch(&accepted));
+    }
+}
+
+#[test]
+fn a_late_onset_that_takes_a_relief_from_an_older_episode_is_counted_hours_back() {
+    // An episode from 09:00, relieved at 14:59: in episode 09:00–14:59. A symptom dated 14:50
+    // arrives after the relief: a new onset (nearly 6 h after the last symptom), so the relief
+    // ends it instead, and 12:00–14:50 are no longer inside an episode: two hours before the
+    // late symptom's own.
+    let at = |h: i64, m: i64| T0 + h * HOUR_MS + m * MINUTE_MS;
+    let events = [(at(9, 0), 0u8), (at(14, 59), 1), (at(14, 50), 0)];
+    let mut engine = Engine::default();
+    let mut accepted = Vec::new();
+    for (n, &(ts, kind)) in events.iter().enumerate() {
+        let r = record(&Ev { ts, kind, arg: 0, delay: 0, dup: false }, "kid", 0);
+        let _ = engine.child("kid").map(|c| c.current());
+        assert_eq!(engine.observe_stored(n as i64 + 1, &r), Observed::Accepted);
+        accepted.push(r);
+    }
+    assert_eq!(engine.child("kid").expect("seen").current(), batch(&accepted));
+}
+
 #[test]
 fn too_late_events_are_counted_and_left_out() {
     let tz = FixedOffset::east_opt(0).expect("utc");

@@ -198,8 +198,9 @@ impl PartialEq for OpenCache {
     }
 }
 
-/// How far back an event at `t` can change an hour's summary: a relief ends the episode that
-/// began up to 6 h earlier (its in-episode minutes), plus the hour it falls in.
+/// The furthest back an event at `t` can change an hour's summary: a relief ends the episode
+/// that began up to 6 h earlier (its in-episode minutes), plus the hour it falls in
+/// (`ChildState::earliest_change_ms` is each event's own bound).
 const INVALIDATE_BACK_MS: i64 = RELIEF_LOOKBACK_MS + HOUR_MS;
 
 /// One child's engine state.
@@ -323,11 +324,11 @@ impl ChildState {
         if entry.obs == Obs::Symptom {
             self.symptoms.insert(key);
         }
+        let obs = entry.obs;
         self.recent.insert(key, entry);
-        // Everything an event changes lies from 6 h before it onwards (later hours: triggers,
-        // episodes, the clock offset, the 24 h pressure baseline); a new watermark also moves
-        // the end of the old watermark's hour; a new first event changes the fallback offset.
-        let from_ms = (key.0 - INVALIDATE_BACK_MS).min(self.watermark_ms);
+        // A new watermark also moves the end of the old watermark's hour; a new first event
+        // changes the fallback offset of every hour.
+        let from_ms = self.earliest_change_ms(key, obs).min(self.watermark_ms);
         if key < self.first_key {
             self.first_key = key;
             self.first_offset_min = entry.offset_min;
@@ -344,6 +345,26 @@ impl ChildState {
             self.finalise_ready(lateness_ms);
         }
         Observed::Accepted
+    }
+
+    /// The earliest time whose hour an event at `key` can change, once inserted. Most events
+    /// change only their own hour and later ones (trigger windows, episode spans, the clock
+    /// offset, the 24 h pressure baseline all look forward). Two reach back:
+    /// - a relief, to the onset of the episode it ends (the minutes from onset to relief);
+    /// - a symptom that starts an episode, by up to `RELIEF_LOOKBACK_MS - EPISODE_GAP_MS`:
+    ///   arriving late, it can be the new onset a later relief belongs to, which shortens that
+    ///   relief's span; the minutes the span loses come after the old episode's last symptom's
+    ///   3 h, and the old onset was at most 6 h before the relief. A symptom inside an episode
+    ///   only extends it: what it takes from a later onset its own 3 h span covers.
+    ///
+    /// `tests/patterns_incremental.rs` checks the cache against a from-scratch computation on
+    /// dense out-of-order streams with a report after every event.
+    fn earliest_change_ms(&self, key: Key, obs: Obs) -> i64 {
+        match obs {
+            Obs::Relief(_) => self.relief_onset(key).map_or(key.0, |onset| onset.0),
+            Obs::Symptom if self.is_onset(key) => key.0 - (RELIEF_LOOKBACK_MS - EPISODE_GAP_MS),
+            _ => key.0,
+        }
     }
 
     fn invalidate_from(&mut self, from_ms: i64) {
