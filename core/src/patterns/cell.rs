@@ -135,6 +135,16 @@ impl From<[u64; 4]> for RateCounts {
 }
 
 impl RateCounts {
+    /// `self` less `part`, where `part` counts a subset of the same minutes and episodes.
+    fn minus(&self, part: &RateCounts) -> RateCounts {
+        RateCounts {
+            exposed_events: self.exposed_events - part.exposed_events,
+            exposed_min: self.exposed_min - part.exposed_min,
+            unexposed_events: self.unexposed_events - part.unexposed_events,
+            unexposed_min: self.unexposed_min - part.unexposed_min,
+        }
+    }
+
     pub fn add(&mut self, other: &RateCounts) {
         self.exposed_events += other.exposed_events;
         self.exposed_min += other.exposed_min;
@@ -223,6 +233,80 @@ impl CellInputs {
         // An hour with no at-risk minute (asleep, unobserved: ~40 % of a child's hours) adds
         // nothing to any rate or joint count: no allocation, and `Aggregates::absorb` skips it.
         let mut joint = if observed == 0 { Vec::new() } else { vec![[RateCounts::default(); 2]; JOINT_CELLS] };
+        // The unexposed stratum of a joint cell is the candidate's own counts less the exposed
+        // stratum (the two strata partition `observed`), so only the exposed one is counted.
+        let onset_counts = OnsetCounts::new(&self.onset_minutes, onset_bits);
+        if observed != 0 {
+            for (i, feature) in features.iter().enumerate() {
+                let Some(feature) = *feature else { continue };
+                rate[i] = onset_counts.of(feature, observed);
+                for (s, &strat) in STRATIFIERS.iter().enumerate() {
+                    if let Some(within) = features[strat] {
+                        let cell = &mut joint[i * STRATIFIERS.len() + s];
+                        cell[0] = onset_counts.of(feature, observed & within);
+                        cell[1] = rate[i].minus(&cell[0]);
+                    }
+                }
+            }
+            for j in 0..TRIGGER_STRATIFIED {
+                let i = trigger_stratified_candidate(j);
+                let Some(feature) = features[i] else { continue };
+                for (t, &within) in self.trigger.iter().enumerate() {
+                    let cell = &mut joint[RATE_CANDIDATES * STRATIFIERS.len() + j * 15 + t];
+                    cell[0] = onset_counts.of(feature, observed & within);
+                    cell[1] = rate[i].minus(&cell[0]);
+                }
+            }
+        }
+        let local_start = start_min + i64::from(self.offset_min);
+        CellSummary {
+            hour: self.hour,
+            local_day: local_start.div_euclid(1440),
+            awake_min: observed.count_ones(),
+            onsets: self.onset_minutes.len() as u32,
+            rate,
+            joint,
+            reliefs: self.reliefs.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl CellInputs {
+    /// `summarise` as first written: both strata of every joint cell counted minute by
+    /// minute. The reference `summarise` is tested against.
+    pub(crate) fn summarise_reference(&self) -> CellSummary {
+        let start_min = self.hour * 60;
+        let (tod, wd, dt) = calendar_masks(start_min, self.offset_min);
+        let onset_bits = self.onset_minutes.iter().fold(0u64, |acc, m| acc | (1u64 << m));
+        // At-risk time: observed, awake and not inside an episode. A child reporting a new
+        // episode is at risk then, whatever the sleep log says.
+        let observed = self.valid & (!(self.asleep | self.in_episode) | onset_bits) & FULL;
+        let flag = |cond: bool| if cond { FULL } else { 0 };
+        // Each rate candidate's exposure mask, or `None` where it is undefined this hour.
+        let mut features: [Option<u64>; RATE_CANDIDATES] = [None; RATE_CANDIDATES];
+        for (i, mask) in tod.iter().enumerate() {
+            features[TOD0 + i] = Some(*mask);
+        }
+        for (i, mask) in wd.iter().enumerate() {
+            features[WEEKDAY0 + i] = Some(*mask);
+        }
+        for (i, mask) in dt.iter().enumerate() {
+            features[DAYTYPE0 + i] = Some(*mask);
+        }
+        features[WEATHER0] = self.pressure_hpa.map(|p| flag(p < LOW_PRESSURE_HPA));
+        if let (Some(now), Some(before)) = (self.pressure_hpa, self.pressure_24h_ago_hpa) {
+            features[WEATHER0 + 1] = Some(flag(before - now >= PRESSURE_DROP_HPA));
+        }
+        features[WEATHER0 + 2] = self.humidity_pct.map(|h| flag(h >= HIGH_HUMIDITY_PCT));
+        features[WEATHER0 + 3] = self.temp_c.map(|t| flag(t >= HEAT_C));
+        for (i, mask) in self.trigger.iter().enumerate() {
+            features[TRIGGER0 + i] = Some(*mask);
+        }
+        let mut rate = [RateCounts::default(); RATE_CANDIDATES];
+        // An hour with no at-risk minute (asleep, unobserved: ~40 % of a child's hours) adds
+        // nothing to any rate or joint count: no allocation, and `Aggregates::absorb` skips it.
+        let mut joint = if observed == 0 { Vec::new() } else { vec![[RateCounts::default(); 2]; JOINT_CELLS] };
         if observed != 0 {
             for (i, feature) in features.iter().enumerate() {
                 let Some(feature) = *feature else { continue };
@@ -253,6 +337,36 @@ impl CellInputs {
             rate,
             joint,
             reliefs: self.reliefs.clone(),
+        }
+    }
+}
+
+/// `counts` for one hour's onsets. Episodes begin at least `EPISODE_GAP_MS` (3 h) apart, so an
+/// hour's onset minutes are distinct and the episode counts are popcounts of its onset mask;
+/// the per-onset loop remains for inputs that break that (built by hand).
+struct OnsetCounts<'a> {
+    onsets: &'a [u32],
+    bits: u64,
+    distinct: bool,
+}
+
+impl<'a> OnsetCounts<'a> {
+    fn new(onsets: &'a [u32], bits: u64) -> Self {
+        let distinct = onsets.len() == bits.count_ones() as usize && onsets.iter().all(|&m| m < 64);
+        OnsetCounts { onsets, bits, distinct }
+    }
+
+    fn of(&self, feature: u64, observed: u64) -> RateCounts {
+        if !self.distinct {
+            return counts(feature, observed, self.onsets);
+        }
+        let exposed = feature & observed;
+        let unexposed = !feature & observed & FULL;
+        RateCounts {
+            exposed_events: (exposed & self.bits).count_ones(),
+            exposed_min: u64::from(exposed.count_ones()),
+            unexposed_events: (unexposed & self.bits).count_ones(),
+            unexposed_min: u64::from(unexposed.count_ones()),
         }
     }
 }

@@ -459,27 +459,41 @@ impl ChildState {
                 cell.asleep |= span_mask(start_min, sleep_start.div_euclid(MINUTE_MS), last_min);
             }
         }
-        self.env_inputs(&mut cell, end);
-        for (&(t, _), entry) in self.recent.range((start - TRIGGER_WINDOW_MS, 0)..(end, 0)) {
-            if let Obs::Activity(category) = entry.obs {
-                let from = t.div_euclid(MINUTE_MS);
-                let to = (t + TRIGGER_WINDOW_MS).div_euclid(MINUTE_MS);
-                cell.trigger[category_index(category)] |= span_mask(start_min, from, to);
-            }
-        }
-        for (&key, entry) in self.recent.range((start, 0)..(end, 0)) {
+        // One forward walk over the events that can shape this hour: the weather readings
+        // valid at its end (forward fill: the newest in `ENV_VALID_MS` wins), the activities
+        // whose trigger window reaches into it, and its own symptoms and reliefs, in key order.
+        let env_from = end - ENV_VALID_MS;
+        let trigger_from = start - TRIGGER_WINDOW_MS;
+        let (mut pressure, mut temp, mut humidity) = (None, None, None);
+        for (&key, entry) in self.recent.range((env_from.min(trigger_from).min(start), 0)..(end, 0)) {
+            let t = key.0;
             match entry.obs {
-                Obs::Symptom if self.is_onset(key) => {
-                    cell.onset_minutes.push(((key.0 - start) / MINUTE_MS) as u32);
+                Obs::Env { pressure_chpa, temp_cc, humidity_cpct } if t >= env_from => {
+                    pressure = pressure_chpa.or(pressure);
+                    temp = temp_cc.or(temp);
+                    humidity = humidity_cpct.or(humidity);
                 }
-                Obs::Relief(strategy) => {
+                Obs::Activity(category) if t >= trigger_from => {
+                    let from = t.div_euclid(MINUTE_MS);
+                    let to = (t + TRIGGER_WINDOW_MS).div_euclid(MINUTE_MS);
+                    cell.trigger[category_index(category)] |= span_mask(start_min, from, to);
+                }
+                Obs::Symptom if t >= start && self.is_onset(key) => {
+                    cell.onset_minutes.push(((t - start) / MINUTE_MS) as u32);
+                }
+                Obs::Relief(strategy) if t >= start => {
                     if let Some(onset) = self.relief_onset(key) {
-                        cell.reliefs.push((strategy, ((key.0 - onset.0) / MINUTE_MS) as u32));
+                        cell.reliefs.push((strategy, ((t - onset.0) / MINUTE_MS) as u32));
                     }
                 }
                 _ => {}
             }
         }
+        let hundredths = |v: Option<i32>| v.map(|v| f64::from(v) / 100.0);
+        cell.pressure_hpa = hundredths(pressure);
+        cell.temp_c = hundredths(temp);
+        cell.humidity_pct = hundredths(humidity);
+        cell.pressure_24h_ago_hpa = self.latest_pressure(end - 24 * HOUR_MS);
         cell.in_episode = self.in_episode_mask(start, end);
         cell
     }
@@ -492,28 +506,16 @@ impl ChildState {
             .map_or(self.first_offset_min, |(_, e)| e.offset_min)
     }
 
-    fn env_inputs(&self, cell: &mut CellInputs, end_ms: i64) {
-        let latest = |until: i64, pick: fn(&Obs) -> Option<i32>| {
-            self.recent
-                .range((until - ENV_VALID_MS, 0)..(until, 0))
-                .rev()
-                .find_map(|(_, e)| pick(&e.obs))
-                .map(|v| f64::from(v) / 100.0)
-        };
-        let pressure = |o: &Obs| match o {
-            Obs::Env { pressure_chpa, .. } => *pressure_chpa,
-            _ => None,
-        };
-        cell.pressure_hpa = latest(end_ms, pressure);
-        cell.pressure_24h_ago_hpa = latest(end_ms - 24 * HOUR_MS, pressure);
-        cell.temp_c = latest(end_ms, |o| match o {
-            Obs::Env { temp_cc, .. } => *temp_cc,
-            _ => None,
-        });
-        cell.humidity_pct = latest(end_ms, |o| match o {
-            Obs::Env { humidity_cpct, .. } => *humidity_cpct,
-            _ => None,
-        });
+    /// The newest pressure reading in the `ENV_VALID_MS` before `until`, in hPa.
+    fn latest_pressure(&self, until: i64) -> Option<f64> {
+        self.recent
+            .range((until - ENV_VALID_MS, 0)..(until, 0))
+            .rev()
+            .find_map(|(_, e)| match e.obs {
+                Obs::Env { pressure_chpa, .. } => pressure_chpa,
+                _ => None,
+            })
+            .map(|v| f64::from(v) / 100.0)
     }
 
     /// A symptom starts an episode when no symptom came in the 3 h before it.
@@ -524,10 +526,25 @@ impl ChildState {
     /// The onset of the episode this relief ends: the latest onset within 6 h, if this is the
     /// first relief since it (follow-up "still hurts" messages do not restart the clock).
     fn relief_onset(&self, key: Key) -> Option<Key> {
-        let onset = self.symptoms.range((key.0 - RELIEF_LOOKBACK_MS, 0)..key).rev().find(|k| self.is_onset(**k))?;
+        // Newest first: each symptom's predecessor is the next one this walk yields, so only the
+        // oldest in the window needs a look-up (one pass instead of one `is_onset` per symptom;
+        // a child reporting every few minutes has ~200 symptoms in the window).
+        let mut window = self.symptoms.range((key.0 - RELIEF_LOOKBACK_MS, 0)..key).rev().peekable();
+        let mut found = None;
+        while let Some(&candidate) = window.next() {
+            let onset = match window.peek() {
+                Some(prev) => prev.0 < candidate.0 - EPISODE_GAP_MS,
+                None => self.is_onset(candidate),
+            };
+            if onset {
+                found = Some(candidate);
+                break;
+            }
+        }
+        let onset = found?;
         let earlier_relief =
-            self.recent.range(*onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
-        (!earlier_relief).then_some(*onset)
+            self.recent.range(onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
+        (!earlier_relief).then_some(onset)
     }
 
     /// Minutes of the hour `[start, end)` in which no new episode can begin: the 3 h after any
@@ -558,6 +575,213 @@ impl ChildState {
             }
         }
         mask
+    }
+}
+
+/// The straightforward computation the engine's hour summaries replaced (ADR 0003, "Cheaper
+/// hour summaries"): one range look-up per input, one `is_onset` look-up per symptom in a
+/// relief's window, both strata counted. Kept verbatim so the test below can prove the cheaper
+/// path gives the same numbers.
+#[cfg(test)]
+impl ChildState {
+    /// Gathers hour `hour`'s inputs from the recent-event index.
+    fn inputs_reference(&self, hour: i64) -> CellInputs {
+        let start = hour * HOUR_MS;
+        let end = start + HOUR_MS;
+        let start_min = hour * 60;
+        let mut cell = CellInputs { hour, offset_min: self.offset_at(end), ..CellInputs::default() };
+        cell.valid = self.observed_from_ms.map_or(0, |from| {
+            span_mask(start_min, from.div_euclid(MINUTE_MS), self.watermark_ms.div_euclid(MINUTE_MS))
+        });
+        for (&(sleep_start, _), &sleep_end) in self.sleeps.range((start - MAX_SLEEP_MS, 0)..(end, 0)) {
+            let sleep_end = sleep_end.min(sleep_start + MAX_SLEEP_MS);
+            if sleep_end > start {
+                let last_min = (sleep_end - 1).div_euclid(MINUTE_MS);
+                cell.asleep |= span_mask(start_min, sleep_start.div_euclid(MINUTE_MS), last_min);
+            }
+        }
+        self.env_inputs_reference(&mut cell, end);
+        for (&(t, _), entry) in self.recent.range((start - TRIGGER_WINDOW_MS, 0)..(end, 0)) {
+            if let Obs::Activity(category) = entry.obs {
+                let from = t.div_euclid(MINUTE_MS);
+                let to = (t + TRIGGER_WINDOW_MS).div_euclid(MINUTE_MS);
+                cell.trigger[category_index(category)] |= span_mask(start_min, from, to);
+            }
+        }
+        for (&key, entry) in self.recent.range((start, 0)..(end, 0)) {
+            match entry.obs {
+                Obs::Symptom if self.is_onset(key) => {
+                    cell.onset_minutes.push(((key.0 - start) / MINUTE_MS) as u32);
+                }
+                Obs::Relief(strategy) => {
+                    if let Some(onset) = self.relief_onset_reference(key) {
+                        cell.reliefs.push((strategy, ((key.0 - onset.0) / MINUTE_MS) as u32));
+                    }
+                }
+                _ => {}
+            }
+        }
+        cell.in_episode = self.in_episode_mask_reference(start, end);
+        cell
+    }
+
+    fn env_inputs_reference(&self, cell: &mut CellInputs, end_ms: i64) {
+        let latest = |until: i64, pick: fn(&Obs) -> Option<i32>| {
+            self.recent
+                .range((until - ENV_VALID_MS, 0)..(until, 0))
+                .rev()
+                .find_map(|(_, e)| pick(&e.obs))
+                .map(|v| f64::from(v) / 100.0)
+        };
+        let pressure = |o: &Obs| match o {
+            Obs::Env { pressure_chpa, .. } => *pressure_chpa,
+            _ => None,
+        };
+        cell.pressure_hpa = latest(end_ms, pressure);
+        cell.pressure_24h_ago_hpa = latest(end_ms - 24 * HOUR_MS, pressure);
+        cell.temp_c = latest(end_ms, |o| match o {
+            Obs::Env { temp_cc, .. } => *temp_cc,
+            _ => None,
+        });
+        cell.humidity_pct = latest(end_ms, |o| match o {
+            Obs::Env { humidity_cpct, .. } => *humidity_cpct,
+            _ => None,
+        });
+    }
+
+    /// The onset of the episode this relief ends: the latest onset within 6 h, if this is the
+    /// first relief since it (follow-up "still hurts" messages do not restart the clock).
+    fn relief_onset_reference(&self, key: Key) -> Option<Key> {
+        let onset = self.symptoms.range((key.0 - RELIEF_LOOKBACK_MS, 0)..key).rev().find(|k| self.is_onset(**k))?;
+        let earlier_relief =
+            self.recent.range(*onset..key).skip(1).any(|(_, e)| matches!(e.obs, Obs::Relief(_)));
+        (!earlier_relief).then_some(*onset)
+    }
+
+    /// Minutes of the hour `[start, end)` in which no new episode can begin: the 3 h after any
+    /// symptom report (a symptom then continues the episode) and the time from an onset to its
+    /// first relief. Counting them as exposure would dilute every rate by how often the child
+    /// is already unwell.
+    fn in_episode_mask_reference(&self, start: i64, end: i64) -> u64 {
+        let start_min = start.div_euclid(MINUTE_MS);
+        let mut mask = 0u64;
+        for (&key, entry) in self.recent.range((start - EPISODE_GAP_MS, 0)..(end + RELIEF_LOOKBACK_MS, 0)) {
+            match entry.obs {
+                Obs::Symptom if key.0 < end => {
+                    let m = key.0.div_euclid(MINUTE_MS);
+                    mask |= span_mask(start_min, m + 1, m + EPISODE_GAP_MS / MINUTE_MS);
+                }
+                Obs::Relief(_) if key.0 > start => {
+                    // Within 3 h of a symptom the symptoms' own spans already cover the episode.
+                    let last_symptom = self.symptoms.range(..key).next_back();
+                    if last_symptom.is_some_and(|s| key.0 - s.0 <= EPISODE_GAP_MS) {
+                        continue;
+                    }
+                    if let Some(onset) = self.relief_onset_reference(key) {
+                        let from = onset.0.div_euclid(MINUTE_MS) + 1;
+                        mask |= span_mask(start_min, from, key.0.div_euclid(MINUTE_MS) - 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{FixedOffset, TimeZone};
+
+    use super::*;
+    use crate::simulate::{Config, cohort};
+
+    fn at(ms: i64, offset_min: i32) -> chrono::DateTime<FixedOffset> {
+        FixedOffset::east_opt(offset_min * 60).and_then(|tz| tz.timestamp_millis_opt(ms).single()).expect("time")
+    }
+
+    /// A simulated child, plus what the latency bench does to it: bursts of a message every
+    /// 37 s (symptoms, reliefs, activities) and reports dated hours back ("this morning"),
+    /// arriving late within the lateness bound.
+    fn stream() -> Vec<Record> {
+        let (mut records, _) = cohort(&Config { children: 1, days: 10, seed: 11, effect_share: 1.0, ..Config::default() });
+        let user = records[0].user.clone();
+        let offset = records[0].utc_offset_min();
+        let mut extra = Vec::new();
+        for (day, &start_ms) in [2i64, 5, 8].iter().zip(&[0i64, 7, 15]) {
+            let base = records[0].ts_utc_ms() + day * 24 * HOUR_MS + start_ms * HOUR_MS;
+            for i in 0..400i64 {
+                let t = base + i * 37_000;
+                let body = match i % 6 {
+                    0 | 5 => Body::Symptom { intensity: 6, text: Some("my head hurts".into()) },
+                    1 => Body::Activity { category: ActivityCategory::SkippedMeal, text: Some("i skipped breakfast".into()) },
+                    2 => Body::Relief { strategy: ReliefStrategy::Rest, text: Some("resting helped".into()) },
+                    3 => Body::Message { text: "hi migru".into() },
+                    _ => Body::Activity { category: ActivityCategory::Homework, text: Some("so much homework".into()) },
+                };
+                let mut r = Record::new(at(t, offset), body);
+                r.user = user.clone();
+                extra.push((t, r));
+                // Every 25th message also reports something dated 1–40 h back.
+                if i % 25 == 0 {
+                    let back = t - (1 + i % 40) * HOUR_MS - i * 1_000;
+                    let body = if i % 50 == 0 {
+                        Body::Relief { strategy: ReliefStrategy::Water, text: None }
+                    } else {
+                        Body::Symptom { intensity: 4, text: None }
+                    };
+                    let mut late = Record::new(at(back, offset), body);
+                    late.user = user.clone();
+                    extra.push((t, late));
+                }
+            }
+        }
+        // Arrival order: the simulated records by their own time, the extras at the time they
+        // were sent (so dated-back ones arrive late).
+        let mut arrivals: Vec<(i64, Record)> = records.drain(..).map(|r| (r.ts_utc_ms(), r)).collect();
+        arrivals.extend(extra);
+        arrivals.sort_by_key(|(t, _)| *t);
+        arrivals.into_iter().map(|(_, r)| r).collect()
+    }
+
+    #[test]
+    fn cheaper_hour_summaries_equal_the_straightforward_ones() {
+        let records = stream();
+        let mut engine = Engine::default();
+        let mut reference_totals = Aggregates::new();
+        let mut compared_open = 0usize;
+        let mut reliefs_seen = 0usize;
+        for (n, record) in records.iter().enumerate() {
+            let user = record.user.clone();
+            let open_before = engine.child(&user).map(ChildState::first_open_hour);
+            assert_ne!(engine.observe(record), Observed::TooLate, "the stream stays within the lateness bound");
+            let child = engine.child(&user).expect("child");
+            // Hours finalised by this event: the engine folded in its (cheaper) summary; fold
+            // the straightforward one into the shadow totals, from the same state.
+            let from = open_before.unwrap_or_else(|| child.first_open_hour());
+            for hour in from..child.first_open_hour() {
+                reference_totals.absorb(&child.inputs_reference(hour).summarise_reference());
+            }
+            assert_eq!(child.totals, reference_totals, "final totals after record {n}");
+            if n % 23 == 0 {
+                // Every open hour, and the open-hour totals through the cache and the prefix.
+                let mut current = reference_totals.clone();
+                let last = child.watermark_ms.div_euclid(HOUR_MS);
+                for hour in child.first_open_hour()..=last {
+                    let cheap = child.inputs(hour).summarise();
+                    let straight = child.inputs_reference(hour).summarise_reference();
+                    assert_eq!(cheap, straight, "hour {hour} after record {n}");
+                    reliefs_seen += straight.reliefs.len();
+                    current.absorb(&straight);
+                    compared_open += 1;
+                }
+                assert_eq!(child.current(), current, "open-hour totals after record {n}");
+            }
+        }
+        let child = engine.child(&records[0].user).expect("child");
+        assert!(child.totals.onsets >= 10, "a realistic stream has episodes: {}", child.totals.onsets);
+        assert!(child.totals.relief.iter().map(|r| r.episodes).sum::<u32>() > 5, "and reliefs that end them");
+        assert!(reliefs_seen > 0 && compared_open > 1_000, "{reliefs_seen} reliefs in {compared_open} open hours compared");
     }
 }
 
