@@ -27,3 +27,4 @@ $P -d lg -c "select relname, pg_size_pretty(pg_total_relation_size(oid)), pg_siz
 echo "maxDirty: $(awk '{print $2}' /tmp/migru-pgrun-dirty-$name.txt | sort -n | tail -1) kB; max bo/s: $(awk 'NR>2{print $10}' /tmp/migru-pgrun-vmstat-$name.txt | sort -n | tail -1); sum bo: $(awk 'NR>2{s+=$10}END{print s/1024}' /tmp/migru-pgrun-vmstat-$name.txt) MB"
 runuser -u postgres -- $bindir/pg_ctl -D $d -w stop -m fast >/dev/null
 rm -rf $d
+rm -f /tmp/migru-pgrun-vmstat-$name.txt /tmp/migru-pgrun-dirty-$name.txt
