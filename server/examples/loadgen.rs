@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
     );
     // LOADGEN_SLOWEST=N: when the slowest pushes were sent, to match a tail with what else ran.
     if let Some(n) = std::env::var("LOADGEN_SLOWEST").ok().and_then(|v| v.parse::<usize>().ok()) {
-        all.sort_by(|a, b| b.1.cmp(&a.1));
+        all.sort_by_key(|p| std::cmp::Reverse(p.1));
         for (k, latency, sent) in all.iter().take(n) {
             println!("  slow: push {k} sent at +{:.3} s took {:.1} ms", sent.as_secs_f64(), latency.as_secs_f64() * 1e3);
         }

@@ -100,7 +100,7 @@ pub fn decide(candidates: &[Candidate], input: &PolicyInput<'_>, t: &Templates) 
     if input.conversations < MIN_CONVERSATIONS {
         return Decision::Quiet { reason: Quiet::TooEarly };
     }
-    if input.conversations % LOOK_EVERY != 0 {
+    if !input.conversations.is_multiple_of(LOOK_EVERY) {
         return Decision::Quiet { reason: Quiet::NotThisTurn };
     }
     if input.shared_today() {

@@ -63,7 +63,7 @@ pub fn on_message(
     let conversations = engine.child(user).map_or(0, |c| c.conversations);
     let decision = if conversations < MIN_CONVERSATIONS {
         Decision::Quiet { reason: Quiet::TooEarly }
-    } else if conversations % LOOK_EVERY != 0 {
+    } else if !conversations.is_multiple_of(LOOK_EVERY) {
         Decision::Quiet { reason: Quiet::NotThisTurn }
     } else {
         look(store, engine, user, now, conversations, t)?

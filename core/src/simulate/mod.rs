@@ -399,17 +399,17 @@ impl Child {
             }
         }
         let (now, before) = self.pressure_at(weather, t);
-        if let (Some(r), Some(p)) = (self.low_pressure, now) {
-            if p < crate::patterns::cell::LOW_PRESSURE_HPA {
-                rr *= r;
-                active[1] = true;
-            }
+        if let (Some(r), Some(p)) = (self.low_pressure, now)
+            && p < crate::patterns::cell::LOW_PRESSURE_HPA
+        {
+            rr *= r;
+            active[1] = true;
         }
-        if let (Some(r), Some(p), Some(b)) = (self.pressure_drop, now, before) {
-            if b - p >= crate::patterns::cell::PRESSURE_DROP_HPA {
-                rr *= r;
-                active[2] = true;
-            }
+        if let (Some(r), Some(p), Some(b)) = (self.pressure_drop, now, before)
+            && b - p >= crate::patterns::cell::PRESSURE_DROP_HPA
+        {
+            rr *= r;
+            active[2] = true;
         }
         if let Some((c, r)) = self.trigger {
             let start = acts.partition_point(|(a, _)| *a < t - 120);
