@@ -202,33 +202,7 @@ pub struct CellInputs {
 impl CellInputs {
     /// Turns an hour's inputs into its contribution. Pure.
     pub fn summarise(&self) -> CellSummary {
-        let start_min = self.hour * 60;
-        let (tod, wd, dt) = calendar_masks(start_min, self.offset_min);
-        let onset_bits = self.onset_minutes.iter().fold(0u64, |acc, m| acc | (1u64 << m));
-        // At-risk time: observed, awake and not inside an episode. A child reporting a new
-        // episode is at risk then, whatever the sleep log says.
-        let observed = self.valid & (!(self.asleep | self.in_episode) | onset_bits) & FULL;
-        let flag = |cond: bool| if cond { FULL } else { 0 };
-        // Each rate candidate's exposure mask, or `None` where it is undefined this hour.
-        let mut features: [Option<u64>; RATE_CANDIDATES] = [None; RATE_CANDIDATES];
-        for (i, mask) in tod.iter().enumerate() {
-            features[TOD0 + i] = Some(*mask);
-        }
-        for (i, mask) in wd.iter().enumerate() {
-            features[WEEKDAY0 + i] = Some(*mask);
-        }
-        for (i, mask) in dt.iter().enumerate() {
-            features[DAYTYPE0 + i] = Some(*mask);
-        }
-        features[WEATHER0] = self.pressure_hpa.map(|p| flag(p < LOW_PRESSURE_HPA));
-        if let (Some(now), Some(before)) = (self.pressure_hpa, self.pressure_24h_ago_hpa) {
-            features[WEATHER0 + 1] = Some(flag(before - now >= PRESSURE_DROP_HPA));
-        }
-        features[WEATHER0 + 2] = self.humidity_pct.map(|h| flag(h >= HIGH_HUMIDITY_PCT));
-        features[WEATHER0 + 3] = self.temp_c.map(|t| flag(t >= HEAT_C));
-        for (i, mask) in self.trigger.iter().enumerate() {
-            features[TRIGGER0 + i] = Some(*mask);
-        }
+        let (observed, onset_bits, features) = self.exposure();
         let mut rate = [RateCounts::default(); RATE_CANDIDATES];
         // An hour with no at-risk minute (asleep, unobserved: ~40 % of a child's hours) adds
         // nothing to any rate or joint count: no allocation, and `Aggregates::absorb` skips it.
@@ -258,32 +232,17 @@ impl CellInputs {
                 }
             }
         }
-        let local_start = start_min + i64::from(self.offset_min);
-        CellSummary {
-            hour: self.hour,
-            local_day: local_start.div_euclid(1440),
-            awake_min: observed.count_ones(),
-            onsets: self.onset_minutes.len() as u32,
-            rate,
-            joint,
-            reliefs: self.reliefs.clone(),
-        }
+        self.summary(observed, rate, joint)
     }
-}
 
-#[cfg(test)]
-impl CellInputs {
-    /// `summarise` as first written: both strata of every joint cell counted minute by
-    /// minute. The reference `summarise` is tested against.
-    pub(crate) fn summarise_reference(&self) -> CellSummary {
-        let start_min = self.hour * 60;
-        let (tod, wd, dt) = calendar_masks(start_min, self.offset_min);
+    /// The hour's at-risk minutes (observed, awake and not inside an episode; a child reporting
+    /// a new episode is at risk then, whatever the sleep log says), its onset minutes as a mask,
+    /// and each rate candidate's exposure mask, or `None` where it is undefined this hour.
+    fn exposure(&self) -> (u64, u64, [Option<u64>; RATE_CANDIDATES]) {
+        let (tod, wd, dt) = calendar_masks(self.hour * 60, self.offset_min);
         let onset_bits = self.onset_minutes.iter().fold(0u64, |acc, m| acc | (1u64 << m));
-        // At-risk time: observed, awake and not inside an episode. A child reporting a new
-        // episode is at risk then, whatever the sleep log says.
         let observed = self.valid & (!(self.asleep | self.in_episode) | onset_bits) & FULL;
         let flag = |cond: bool| if cond { FULL } else { 0 };
-        // Each rate candidate's exposure mask, or `None` where it is undefined this hour.
         let mut features: [Option<u64>; RATE_CANDIDATES] = [None; RATE_CANDIDATES];
         for (i, mask) in tod.iter().enumerate() {
             features[TOD0 + i] = Some(*mask);
@@ -303,6 +262,29 @@ impl CellInputs {
         for (i, mask) in self.trigger.iter().enumerate() {
             features[TRIGGER0 + i] = Some(*mask);
         }
+        (observed, onset_bits, features)
+    }
+
+    fn summary(&self, observed: u64, rate: [RateCounts; RATE_CANDIDATES], joint: Vec<[RateCounts; 2]>) -> CellSummary {
+        let local_start = self.hour * 60 + i64::from(self.offset_min);
+        CellSummary {
+            hour: self.hour,
+            local_day: local_start.div_euclid(1440),
+            awake_min: observed.count_ones(),
+            onsets: self.onset_minutes.len() as u32,
+            rate,
+            joint,
+            reliefs: self.reliefs.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl CellInputs {
+    /// `summarise`'s counting as first written: both strata of every joint cell counted minute
+    /// by minute. The reference `summarise` is tested against (the exposure masks are shared).
+    pub(crate) fn summarise_reference(&self) -> CellSummary {
+        let (observed, _, features) = self.exposure();
         let mut rate = [RateCounts::default(); RATE_CANDIDATES];
         // An hour with no at-risk minute (asleep, unobserved: ~40 % of a child's hours) adds
         // nothing to any rate or joint count: no allocation, and `Aggregates::absorb` skips it.
@@ -328,16 +310,7 @@ impl CellInputs {
                 }
             }
         }
-        let local_start = start_min + i64::from(self.offset_min);
-        CellSummary {
-            hour: self.hour,
-            local_day: local_start.div_euclid(1440),
-            awake_min: observed.count_ones(),
-            onsets: self.onset_minutes.len() as u32,
-            rate,
-            joint,
-            reliefs: self.reliefs.clone(),
-        }
+        self.summary(observed, rate, joint)
     }
 }
 

@@ -552,6 +552,12 @@ impl ChildState {
     /// first relief. Counting them as exposure would dilute every rate by how often the child
     /// is already unwell.
     fn in_episode_mask(&self, start: i64, end: i64) -> u64 {
+        self.in_episode_mask_with(start, end, |key| self.relief_onset(key))
+    }
+
+    /// `in_episode_mask` with the relief-onset look-up given, so the test reference can run the
+    /// same mask over its own look-up.
+    fn in_episode_mask_with(&self, start: i64, end: i64, relief_onset: impl Fn(Key) -> Option<Key>) -> u64 {
         let start_min = start.div_euclid(MINUTE_MS);
         let mut mask = 0u64;
         for (&key, entry) in self.recent.range((start - EPISODE_GAP_MS, 0)..(end + RELIEF_LOOKBACK_MS, 0)) {
@@ -566,7 +572,7 @@ impl ChildState {
                     if last_symptom.is_some_and(|s| key.0 - s.0 <= EPISODE_GAP_MS) {
                         continue;
                     }
-                    if let Some(onset) = self.relief_onset(key) {
+                    if let Some(onset) = relief_onset(key) {
                         let from = onset.0.div_euclid(MINUTE_MS) + 1;
                         mask |= span_mask(start_min, from, key.0.div_euclid(MINUTE_MS) - 1);
                     }
@@ -580,8 +586,9 @@ impl ChildState {
 
 /// The straightforward computation the engine's hour summaries replaced (ADR 0003, "Cheaper
 /// hour summaries"): one range look-up per input, one `is_onset` look-up per symptom in a
-/// relief's window, both strata counted. Kept verbatim so the test below can prove the cheaper
-/// path gives the same numbers.
+/// relief's window, both strata counted. Kept so the test below can prove the cheaper path
+/// gives the same numbers; what the change left alone (the episode-mask walk, the exposure
+/// masks) is shared with the engine rather than copied.
 #[cfg(test)]
 impl ChildState {
     /// Gathers hour `hour`'s inputs from the recent-event index.
@@ -658,34 +665,8 @@ impl ChildState {
         (!earlier_relief).then_some(*onset)
     }
 
-    /// Minutes of the hour `[start, end)` in which no new episode can begin: the 3 h after any
-    /// symptom report (a symptom then continues the episode) and the time from an onset to its
-    /// first relief. Counting them as exposure would dilute every rate by how often the child
-    /// is already unwell.
     fn in_episode_mask_reference(&self, start: i64, end: i64) -> u64 {
-        let start_min = start.div_euclid(MINUTE_MS);
-        let mut mask = 0u64;
-        for (&key, entry) in self.recent.range((start - EPISODE_GAP_MS, 0)..(end + RELIEF_LOOKBACK_MS, 0)) {
-            match entry.obs {
-                Obs::Symptom if key.0 < end => {
-                    let m = key.0.div_euclid(MINUTE_MS);
-                    mask |= span_mask(start_min, m + 1, m + EPISODE_GAP_MS / MINUTE_MS);
-                }
-                Obs::Relief(_) if key.0 > start => {
-                    // Within 3 h of a symptom the symptoms' own spans already cover the episode.
-                    let last_symptom = self.symptoms.range(..key).next_back();
-                    if last_symptom.is_some_and(|s| key.0 - s.0 <= EPISODE_GAP_MS) {
-                        continue;
-                    }
-                    if let Some(onset) = self.relief_onset_reference(key) {
-                        let from = onset.0.div_euclid(MINUTE_MS) + 1;
-                        mask |= span_mask(start_min, from, key.0.div_euclid(MINUTE_MS) - 1);
-                    }
-                }
-                _ => {}
-            }
-        }
-        mask
+        self.in_episode_mask_with(start, end, |key| self.relief_onset_reference(key))
     }
 }
 
