@@ -17,12 +17,12 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 /// reports; three batches in flight are about 18 MB, whatever the file's size.
 const BATCH: usize = 20_000;
 /// A transaction ends at the first batch that takes it to this many records (three batches:
-/// 60,000 records). A commit writes every
-/// page the transaction touched to the WAL, so a page the next transaction touches again (the
-/// hot end of the `id` index for each child in the file) is written once per commit: 60,000
-/// instead of 20,000 took a million records of 420 children sharing 60 days from 5.2–5.5 s to
-/// 3.8–3.9 s; 100,000 gained nothing more and cost a time-interleaved cohort 8 %. The writer is
-/// held about a quarter of a second per transaction, which only an import does.
+/// 60,000 records). A commit writes every page the transaction touched to the WAL, so a page
+/// the next transaction touches again (the hot end of the `id` index for each child in the
+/// file) is written once per commit: 60,000 instead of 20,000 took a million records of 420
+/// children sharing 60 days from 5.2–5.5 s to 3.8–3.9 s; 100,000 gained nothing more and cost
+/// a time-interleaved cohort 8 %. The writer is held about a quarter of a second per
+/// transaction, which only an import does.
 const RECORDS_PER_TRANSACTION: usize = 50_000;
 /// Line errors kept in the report (the count of skipped lines is always complete).
 pub const MAX_REPORTED_ERRORS: usize = 100;

@@ -87,17 +87,12 @@ impl Store {
 
     /// Appends one record durably (committed when this returns).
     pub fn append(&self, record: &Record) -> Result<Appended, StoreError> {
-        let now = now_ms();
-        self.db.write(|tx| events::Inserter::new(tx)?.insert(record, now))
+        self.append_in_one_transaction(|inserter, now| inserter.insert(record, now))
     }
 
     /// Appends many records in one transaction; one outcome per record, in order.
     pub fn append_batch(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
-        let now = now_ms();
-        self.db.write(|tx| {
-            let mut inserter = events::Inserter::new(tx)?;
-            records.iter().map(|r| inserter.insert(r, now)).collect()
-        })
+        self.append_in_one_transaction(|inserter, now| records.iter().map(|r| inserter.insert(r, now)).collect())
     }
 
     /// Runs `f` in one write transaction with an appender, committing only if it succeeds: a
