@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One 60 s paced loadgen run (64 x 1,000 records every 2,000 ms, 30 pushes) against a fresh
+# One 60 s paced loadgen run (64 x 1,000 records every 2,000 ms, 30 pushes; PUSHES=N for longer) against a fresh
 # PostgreSQL cluster started with extra settings, with vmstat 1 and Dirty sampled beside it;
 # prints latency, WAL MB, table/index sizes, peak Dirty and write-back. Needs root (runuser postgres).
 # usage: server/scripts/pg-paced-run.sh NAME "-c setting=value ..."   (LOADGEN=path to loadgen)
@@ -18,7 +18,7 @@ w0=$(awk '/sda|vda|nvme0n1 /{print $10}' /proc/diskstats | head -1)
 uptime
 vmstat 1 > /tmp/migru-pgrun-vmstat-$name.txt & vp=$!
 ( while true; do grep Dirty: /proc/meminfo; sleep 1; done ) > /tmp/migru-pgrun-dirty-$name.txt & dp=$!
-LOADGEN_SLOWEST=6 ${LOADGEN:-target/release/examples/loadgen} postgres://migru:migru@127.0.0.1:$port/lg 64 1000 30 paced 2000 2>&1 | tail -12
+LOADGEN_SLOWEST=6 ${LOADGEN:-target/release/examples/loadgen} postgres://migru:migru@127.0.0.1:$port/lg 64 1000 ${PUSHES:-30} paced 2000 2>&1 | tail -12
 kill $vp $dp
 uptime
 lsn1=$($P -c "select pg_current_wal_lsn()")

@@ -314,6 +314,73 @@ async fn reconnecting_to_a_migrated_postgres_keeps_data() {
     assert_eq!(again.list_devices(family_id).await.unwrap().len(), 1);
 }
 
+/// Migration 4 turns `records`' text ids into uuids: a database written by version 3 keeps
+/// every record, pages them in the same order, and still tells a repeat from a conflict.
+#[tokio::test]
+async fn a_version_3_postgres_database_keeps_its_records_through_the_uuid_migration() {
+    let Some((url, client)) = common::postgres_schema().await else { return };
+    client.batch_execute("CREATE TABLE migru_schema (version BIGINT NOT NULL)").await.unwrap();
+    for (index, sql) in migrations::POSTGRES[..3].iter().enumerate() {
+        client.batch_execute(sql).await.unwrap();
+        client.execute("INSERT INTO migru_schema (version) VALUES ($1)", &[&(index as i64 + 1)]).await.unwrap();
+    }
+    let (family_id, parent) = (Uuid::now_v7(), device(Role::Parent));
+    let (family, parent_id) = (family_id.to_string(), parent.id.to_string());
+    client
+        .execute("INSERT INTO families (id, name, created_at_ms) VALUES ($1, 'Old', $2)", &[&family, &NOW])
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO devices (id, family_id, name, role, token_hash, created_at_ms) VALUES ($1, $2, 'p', 'parent', $3, $4)",
+            &[&parent_id, &family, &&parent.token_hash[..], &NOW],
+        )
+        .await
+        .unwrap();
+    // Three records at one instant (the keyset's tie-break is the id) and one later; ids drawn
+    // from a hash, so their order differs from the order they were written in.
+    let scattered = |n: u8| Uuid::from_slice(&sha256(&[n])[..16]).unwrap();
+    let mut old: Vec<IncomingRecord> = (0..3).map(|i| record(scattered(i), &format!("s{i}"), false)).collect();
+    old.push(IncomingRecord { ts_ms: NOW + 1, ..record(scattered(3), "later", false) });
+    for r in &old {
+        client
+            .execute(
+                "INSERT INTO records (family_id, id, device_id, kind, ts_ms, content_hash, line, received_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&family, &r.id.to_string(), &parent_id, &r.kind, &r.ts_ms, &&r.content_hash[..], &r.line, &NOW],
+            )
+            .await
+            .unwrap();
+    }
+
+    let store = open(&url).await.unwrap();
+    let version: i64 = client.query_one("SELECT MAX(version) FROM migru_schema", &[]).await.unwrap().get(0);
+    assert_eq!(version, migrations::POSTGRES.len() as i64);
+    let id_type: String = client
+        .query_one("SELECT data_type FROM information_schema.columns WHERE table_name = 'records' AND column_name = 'id' AND table_schema = current_schema()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(id_type, "uuid");
+    let mut expected = old.clone();
+    expected.sort_by_key(|r| (r.ts_ms, r.id.to_string()));
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.records_by_kind(family_id, &["intervention"], after, 2).await.unwrap();
+        paged.extend(page.iter().map(|r| (r.id, r.device_id, r.line.clone())));
+        match page.last() {
+            Some(last) if page.len() == 2 => after = Some((last.ts_ms, last.id)),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, expected.iter().map(|r| (r.id, parent.id, r.line.clone())).collect::<Vec<_>>());
+    let repeat = [old[0].clone(), record(old[1].id, "changed", false), record(Uuid::now_v7(), "new", false)];
+    let outcomes = store.push_records(family_id, parent.id, &repeat, NOW).await.unwrap().outcomes;
+    assert_eq!(outcomes, vec![PushOutcome::Duplicate, PushOutcome::Conflict, PushOutcome::Accepted]);
+    assert_eq!(store.count_records(family_id).await.unwrap(), 5);
+}
+
 #[tokio::test]
 async fn bad_urls_are_refused_without_the_password() {
     let err = open("mysql://u:secret@h/db").await.unwrap_err().to_string();

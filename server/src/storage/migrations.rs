@@ -214,6 +214,17 @@ CREATE TABLE adapters (
     PRIMARY KEY (family_id, version)
 );
 CREATE INDEX jobs_kind_family ON jobs(kind, family_id, state);
+"#,
+// 4: records keyed by 16-byte uuids, not their 36-character text (issue 6). The records table
+// grows with every push; its (family_id, id) key was 178 of each record's 486 bytes, and every
+// byte a push adds is a byte the kernel's write-back must later write while commits wait behind
+// it. uuid order is byte order, which is the order of lowercase hex text, so keyset cursors
+// (ts_ms, id) page exactly as before. SQLite stays text: it met its targets and compares bytes.
+r#"
+ALTER TABLE records
+    ALTER COLUMN family_id TYPE uuid USING family_id::uuid,
+    ALTER COLUMN id TYPE uuid USING id::uuid,
+    ALTER COLUMN device_id TYPE uuid USING device_id::uuid;
 "#];
 
 /// The schema version this build writes.

@@ -4,7 +4,7 @@
 //! Every method takes the family it acts for, so isolation is a property of the queries, not of
 //! the callers' care. Times are Unix milliseconds passed in by the caller, so tests control the clock.
 
-mod migrations;
+pub mod migrations;
 mod postgres;
 mod sqlite;
 pub mod training;
@@ -399,10 +399,6 @@ pub(crate) fn device_info(
     Ok(DeviceInfo { id: parse_uuid(id)?, name, role: Role::parse(role)?, created_at_ms, revoked_at_ms })
 }
 
-pub(crate) fn stored_record(id: &str, device: &str, kind: String, ts_ms: i64, line: String) -> Result<StoredRecord> {
-    Ok(StoredRecord { id: parse_uuid(id)?, device_id: parse_uuid(device)?, kind, ts_ms, line })
-}
-
 pub(crate) fn change(seq: i64, kind: &str, item_id: String, body: &str, created_at_ms: i64) -> Result<Change> {
     Ok(Change { seq, kind: ChangeKind::parse(kind)?, item_id, body: parse_body(body)?, created_at_ms })
 }
@@ -425,9 +421,4 @@ pub(crate) fn feedback_ack_body(feedback: &Feedback) -> String {
         "device_ts_ms": feedback.device_ts_ms,
     })
     .to_string()
-}
-
-/// The keyset cursor's parts as both backends bind them: before every record when absent.
-pub(crate) fn keyset(after: Option<(i64, Uuid)>) -> (i64, String) {
-    after.map_or((i64::MIN, String::new()), |(ts, id)| (ts, id.to_string()))
 }

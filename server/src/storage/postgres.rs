@@ -82,9 +82,10 @@ impl PostgresStore {
 }
 
 /// The pushed columns as one set (arrays bound as `$4..$8`), for both push statements.
+/// `records` keys are uuids (migration 4), bound as `uuid::Uuid`, never as text.
 const RECORDS_FROM_UNNEST: &str = "(family_id, id, device_id, kind, ts_ms, content_hash, line, received_at_ms)
      SELECT $1, r.id, $2, r.kind, r.ts_ms, r.h, r.line, $3
-     FROM unnest($4::text[], $5::text[], $6::int8[], $7::bytea[], $8::text[]) AS r(id, kind, ts_ms, h, line)";
+     FROM unnest($4::uuid[], $5::text[], $6::int8[], $7::bytea[], $8::text[]) AS r(id, kind, ts_ms, h, line)";
 
 async fn lock_family_feed(client: &impl GenericClient, family: &str) -> Result<()> {
     client.execute("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)", &[&family]).await?;
@@ -112,8 +113,9 @@ fn row_to_change(row: &tokio_postgres::Row) -> Result<Change> {
     change(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
 }
 
-fn row_to_record(row: &tokio_postgres::Row) -> Result<StoredRecord> {
-    stored_record(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
+/// A `records` row: its ids come back as uuids, so there is nothing to parse.
+fn row_to_record(row: &tokio_postgres::Row) -> StoredRecord {
+    StoredRecord { id: row.get(0), device_id: row.get(1), kind: row.get(2), ts_ms: row.get(3), line: row.get(4) }
 }
 
 async fn insert_device(client: &impl GenericClient, family: &str, device: &NewDevice, now_ms: i64) -> Result<()> {
@@ -129,31 +131,31 @@ async fn insert_device(client: &impl GenericClient, family: &str, device: &NewDe
 /// Classifies the records the INSERT skipped: same hash → duplicate, else conflict.
 async fn classify_skipped(
     client: &impl GenericClient,
-    family: &str,
+    family_id: Uuid,
     records: &[IncomingRecord],
-    inserted: &std::collections::HashSet<String>,
+    inserted: &std::collections::HashSet<Uuid>,
 ) -> Result<Vec<PushOutcome>> {
-    let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
-    let skipped: Vec<&String> = ids.iter().filter(|id| !inserted.contains(*id)).collect();
+    let skipped: Vec<Uuid> = records.iter().map(|r| r.id).filter(|id| !inserted.contains(id)).collect();
     let mut stored = std::collections::HashMap::new();
     if !skipped.is_empty() {
         let rows = client
-            .query("SELECT id, content_hash FROM records WHERE family_id = $1 AND id = ANY($2)", &[&family, &skipped])
+            .query("SELECT id, content_hash FROM records WHERE family_id = $1 AND id = ANY($2)", &[&family_id, &skipped])
             .await?;
         for row in rows {
-            stored.insert(row.get::<_, String>(0), row.get::<_, Vec<u8>>(1));
+            stored.insert(row.get::<_, Uuid>(0), row.get::<_, Vec<u8>>(1));
         }
     }
     let mut first_seen = std::collections::HashSet::new();
     let mut outcomes = Vec::with_capacity(records.len());
-    for (record, id) in records.iter().zip(&ids) {
-        let outcome = if inserted.contains(id) && first_seen.insert(id.clone()) {
+    for record in records {
+        let id = &record.id;
+        let outcome = if inserted.contains(id) && first_seen.insert(*id) {
             PushOutcome::Accepted
         } else {
             // A repeat within this batch compares against the copy just inserted.
             let hash = match stored.get(id) {
                 Some(hash) => hash.as_slice(),
-                None => records.iter().find(|r| &r.id.to_string() == id).map(|r| &r.content_hash[..]).unwrap_or(&[]),
+                None => records.iter().find(|r| &r.id == id).map(|r| &r.content_hash[..]).unwrap_or(&[]),
             };
             if hash == &record.content_hash[..] { PushOutcome::Duplicate } else { PushOutcome::Conflict }
         };
@@ -277,16 +279,13 @@ impl Storage for PostgresStore {
         records: &[IncomingRecord],
         now_ms: i64,
     ) -> Result<PushResult> {
-        let family = family_id.to_string();
-        let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
         let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
         let ts: Vec<i64> = records.iter().map(|r| r.ts_ms).collect();
         let hashes: Vec<&[u8]> = records.iter().map(|r| &r.content_hash[..]).collect();
         let lines: Vec<&str> = records.iter().map(|r| r.line.as_str()).collect();
-        let family_param = family.as_str();
-        let device = device_id.to_string();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
-            [&family_param, &device, &now_ms, &ids, &kinds, &ts, &hashes, &lines];
+            [&family_id, &device_id, &now_ms, &ids, &kinds, &ts, &hashes, &lines];
         let mut client = self.client().await?;
         if records.iter().all(|r| r.alert.is_none()) {
             // The common push is all new records without alerts: one plain INSERT, committed on
@@ -305,13 +304,15 @@ impl Storage for PostgresStore {
         let stmt = tx
             .prepare_cached(&format!("INSERT INTO records {RECORDS_FROM_UNNEST} ON CONFLICT DO NOTHING RETURNING id"))
             .await?;
-        let inserted: std::collections::HashSet<String> = tx
+        let inserted: std::collections::HashSet<Uuid> = tx
             .query(&stmt, &params)
             .await?
             .iter()
             .map(|row| row.get(0))
             .collect();
-        let outcomes = classify_skipped(&tx, &family, records, &inserted).await?;
+        let outcomes = classify_skipped(&tx, family_id, records, &inserted).await?;
+        // The change feed is keyed by the family's text id, like every table but `records`.
+        let family = family_id.to_string();
         let mut alerts = Vec::new();
         for (record, outcome) in records.iter().zip(&outcomes) {
             if let (PushOutcome::Accepted, Some(alert)) = (outcome, &record.alert) {
@@ -332,10 +333,10 @@ impl Storage for PostgresStore {
             .query(
                 "SELECT id, device_id, kind, ts_ms, line FROM records WHERE family_id = $1 AND ts_ms > $2
                  ORDER BY ts_ms, id LIMIT $3",
-                &[&family_id.to_string(), &after_ts_ms, &i64::from(limit)],
+                &[&family_id, &after_ts_ms, &i64::from(limit)],
             )
             .await?;
-        rows.iter().map(row_to_record).collect()
+        Ok(rows.iter().map(row_to_record).collect())
     }
 
     async fn records_by_kind(
@@ -345,7 +346,8 @@ impl Storage for PostgresStore {
         after: Option<(i64, Uuid)>,
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
-        let (after_ts, after_id) = keyset(after);
+        // Before every record when absent: no stored record has ts_ms = i64::MIN.
+        let (after_ts, after_id) = after.unwrap_or((i64::MIN, Uuid::nil()));
         let rows = self
             .client()
             .await?
@@ -353,17 +355,17 @@ impl Storage for PostgresStore {
                 "SELECT id, device_id, kind, ts_ms, line FROM records
                  WHERE family_id = $1 AND kind = ANY($2) AND (ts_ms, id) > ($3, $4)
                  ORDER BY ts_ms, id LIMIT $5",
-                &[&family_id.to_string(), &kinds, &after_ts, &after_id, &i64::from(limit)],
+                &[&family_id, &kinds, &after_ts, &after_id, &i64::from(limit)],
             )
             .await?;
-        rows.iter().map(row_to_record).collect()
+        Ok(rows.iter().map(row_to_record).collect())
     }
 
     async fn count_records(&self, family_id: Uuid) -> Result<u64> {
         let row = self
             .client()
             .await?
-            .query_one("SELECT COUNT(*) FROM records WHERE family_id = $1", &[&family_id.to_string()])
+            .query_one("SELECT COUNT(*) FROM records WHERE family_id = $1", &[&family_id])
             .await?;
         Ok(row.get::<_, i64>(0) as u64)
     }

@@ -215,8 +215,14 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String,
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
+/// SQLite keeps a record's ids as text (PostgreSQL binds uuids: its migration 4).
 fn build_record((id, device, kind, ts_ms, line): (String, String, String, i64, String)) -> Result<StoredRecord> {
-    stored_record(&id, &device, kind, ts_ms, line)
+    Ok(StoredRecord { id: parse_uuid(&id)?, device_id: parse_uuid(&device)?, kind, ts_ms, line })
+}
+
+/// The keyset cursor's parts as text: before every record when absent.
+fn keyset(after: Option<(i64, Uuid)>) -> (i64, String) {
+    after.map_or((i64::MIN, String::new()), |(ts, id)| (ts, id.to_string()))
 }
 
 fn feedback_in_tx(tx: &Connection, family_id: Uuid, feedback: Feedback, now_ms: i64) -> Result<FeedbackResult> {

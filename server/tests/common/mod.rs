@@ -29,14 +29,19 @@ pub fn postgres_url() -> Option<String> {
 
 /// A fresh PostgreSQL schema of its own (tests run in parallel on one database).
 pub async fn postgres() -> Option<(Arc<dyn Storage>, String)> {
+    let (scoped, _client) = postgres_schema().await?;
+    Some((storage::open(&scoped).await.expect("open postgres"), scoped))
+}
+
+/// An empty PostgreSQL schema of its own: the URL that selects it, and a client already in it.
+pub async fn postgres_schema() -> Option<(String, tokio_postgres::Client)> {
     let url = postgres_url()?;
     let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect postgres");
     tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
+    client.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}")).await.expect("create schema");
     let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-csearch_path%3D{schema}");
-    Some((storage::open(&scoped).await.expect("open postgres"), scoped))
+    Some((format!("{url}{separator}options=-csearch_path%3D{schema}"), client))
 }
 
 /// Limits generous enough that tests hit only the limit they mean to.
