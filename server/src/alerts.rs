@@ -2,8 +2,9 @@
 //! push reaches every connected parent device of that family at once. The same alert is in the
 //! change feed, so a device that was offline finds it through pull.
 //!
-//! The hub is in-process: with several servers on one PostgreSQL database, a parent connected to
-//! another server learns of the alert on its next pull (LISTEN/NOTIFY would close that gap).
+//! The hub is in-process. With several servers on one PostgreSQL database, each server also
+//! relays the alerts the others commit (`relay_other_processes`, over LISTEN/NOTIFY), so a
+//! parent connected to any of them hears every alert of the family.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::api::sync::ChangeOut;
 use crate::auth::Parent;
 use crate::state::AppState;
-use crate::storage::Change;
+use crate::storage::{Change, ChangeKind};
 
 /// Fan-out of alerts to connected parent devices.
 #[derive(Debug, Clone)]
@@ -69,6 +70,37 @@ impl AlertHub {
         })
         .take_until(Box::pin(until_closed))
     }
+}
+
+/// Passes alerts that other server processes commit to this process's subscribers, until the
+/// hub closes; returns once listening. Does nothing where storage has no such channel (SQLite). A notice only names a
+/// family and a feed position; the alert itself is read back from that family's feed.
+pub async fn relay_other_processes(state: &AppState) {
+    use futures_util::StreamExt;
+    let (store, hub) = (state.store.clone(), state.alerts.clone());
+    let mut closed = hub.closed.subscribe();
+    let notices = match store.alerts_from_other_processes().await {
+        Ok(Some(notices)) => notices,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "no alert relay: parents on other servers get alerts through pull");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let mut notices = notices.take_until(Box::pin(async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }));
+        while let Some(notice) = notices.next().await {
+            match store.pull_changes(notice.family_id, notice.seq - 1, 1).await {
+                Ok(changes) => changes
+                    .iter()
+                    .filter(|change| change.seq == notice.seq && change.kind == ChangeKind::Alert)
+                    .for_each(|alert| hub.publish(notice.family_id, alert)),
+                Err(error) => tracing::warn!(%error, "relayed alert not read; parents find it through pull"),
+            }
+        }
+    });
 }
 
 pub fn router() -> Router<AppState> {

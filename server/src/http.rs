@@ -45,6 +45,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let hub = state.alerts.clone();
+    crate::alerts::relay_other_processes(&state).await;
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -71,6 +72,7 @@ pub async fn serve_tls(
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
     let hub = state.alerts.clone();
+    crate::alerts::relay_other_processes(&state).await;
     let on_signal = handle.clone();
     tokio::spawn(async move {
         shutdown.await;

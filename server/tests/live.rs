@@ -134,3 +134,65 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_closes_streams() {
     assert_eq!(reply["accepted"].as_array().unwrap().len(), 100);
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown finishes").unwrap();
 }
+
+/// Two server processes on one PostgreSQL database (as behind a load balancer): a red flag
+/// pushed through one reaches the family's parents on both within a second, once each, and
+/// nobody outside the family; when the second server's listening connection is cut, it
+/// reconnects and hears the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_flag_reaches_parents_connected_to_another_server_on_the_same_database() {
+    let Some((store_a, url)) = common::postgres().await else { return };
+    // Server b's connections carry a name of their own, so the test can cut exactly its listener.
+    let name = format!("live_{}", uuid::Uuid::now_v7().simple());
+    let url_b = format!("{url}&application_name={name}");
+    let store_b = migru_server::storage::open(&url_b).await.unwrap();
+    let a = common::Server::start(AppState::new(store_a, common::test_limits())).await;
+    let b = common::Server::start(AppState::new(store_b, common::test_limits())).await;
+    let (on_a, on_b) = (Client::new(a.url()), Client::new(b.url()));
+    let mum = on_a.enrol(None, "parent").await;
+    let dad = on_b.enrol(Some(&mum), "parent").await;
+    let child = on_a.enrol(Some(&mum), "child").await;
+    let stranger = on_b.enrol(None, "parent").await;
+    let mut mum_on_a = on_a.alerts(&mum).await;
+    let mut dad_on_b = on_b.alerts(&dad).await;
+    let mut stranger_on_b = on_b.alerts(&stranger).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    let pushed = on_a
+        .post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(9, &common::minutes_ago(1))]}))
+        .await;
+    assert_eq!(pushed["accepted"].as_array().unwrap().len(), 1);
+    for stream in [&mut mum_on_a, &mut dad_on_b] {
+        let alert = tokio::time::timeout(Duration::from_secs(1), stream.recv()).await.expect("alert within 1 s").unwrap();
+        assert_eq!(alert["kind"], "alert");
+        assert_eq!(alert["body"]["type"], "red_flag_symptom");
+    }
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    eprintln!("alert push-to-parents-on-two-servers latency: {latency:?}");
+    for stream in [&mut mum_on_a, &mut dad_on_b, &mut stranger_on_b] {
+        assert!(tokio::time::timeout(Duration::from_millis(300), stream.recv()).await.is_err(), "once, and family only");
+    }
+
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let listeners = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query = 'LISTEN migru_alerts'";
+    let cut: Vec<i32> = admin.query(listeners, &[&name]).await.unwrap().iter().map(|row| row.get(0)).collect();
+    assert_eq!(cut.len(), 1, "server b listens on one connection");
+    admin.execute("SELECT pg_terminate_backend($1)", &[&cut[0]]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now: Vec<i32> = admin.query(listeners, &[&name]).await.unwrap().iter().map(|row| row.get(0)).collect();
+        if now.iter().any(|pid| !cut.contains(pid)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server b did not listen again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    on_a.post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(8, &common::minutes_ago(1))]})).await;
+    let alert = tokio::time::timeout(Duration::from_secs(1), dad_on_b.recv()).await.expect("alert after reconnecting").unwrap();
+    assert_eq!(alert["kind"], "alert");
+    a.stop().await;
+    b.stop().await;
+}

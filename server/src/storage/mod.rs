@@ -221,6 +221,13 @@ pub struct StoredRecord {
     pub line: String,
 }
 
+/// An alert another server process committed to this database: its family and feed `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertNotice {
+    pub family_id: Uuid,
+    pub seq: i64,
+}
+
 /// The server's storage. Implementations must make `push_records`, `redeem_pairing_code`,
 /// `record_feedback` and `claim_job` atomic.
 #[async_trait::async_trait]
@@ -259,6 +266,13 @@ pub trait Storage: TrainingStore + Send + Sync + std::fmt::Debug {
         now_ms: i64,
     ) -> Result<PushResult>;
     async fn records(&self, family_id: Uuid, after_ts_ms: i64, limit: u32) -> Result<Vec<StoredRecord>>;
+    /// Alerts that *other* server processes sharing this database commit, as they commit, so
+    /// this process can pass them to its own parents' streams (the pushing process already
+    /// did). `None` where the backend has no such channel: a SQLite file is served by one
+    /// process. The stream ends when the backend gives up; dropping it stops listening.
+    async fn alerts_from_other_processes(&self) -> Result<Option<futures_util::stream::BoxStream<'static, AlertNotice>>> {
+        Ok(None)
+    }
     async fn count_records(&self, family_id: Uuid) -> Result<u64>;
 
     /// Appends to the family's change feed (recommendations, analysis results, adapters).

@@ -4,11 +4,18 @@
 //! The change feed's order must match commit order, or a puller could move its cursor past a
 //! sequence number whose transaction commits later. Appends to one family's feed therefore take
 //! that family's transaction-scoped advisory lock before drawing a sequence number.
+//!
+//! Alerts reach parents connected to *other* server processes through `NOTIFY`: a push that
+//! raises one notifies [`ALERT_CHANNEL`] in its transaction (delivered only if it commits), and
+//! every process listens on its own connection ([`listen_for_alerts`]).
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use super::migrations::{self, POSTGRES};
@@ -19,9 +26,16 @@ mod training;
 /// Advisory lock key held while migrating ("MGRU" + 1).
 const MIGRATION_LOCK: i64 = 0x4D47_5255_0001;
 
+/// Where committed alerts are announced; the payload is "origin family_id seq".
+const ALERT_CHANNEL: &str = "migru_alerts";
+
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// For the listening connection, which lives outside the pool.
+    config: tokio_postgres::Config,
+    /// This store's id in alert notices, so a process skips the alerts it published itself.
+    origin: Uuid,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -39,9 +53,9 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let config = tokio_postgres::Config::from_str(url)?;
         let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(16).build().map_err(pool_error)?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore { pool, config, origin: Uuid::now_v7() };
         store.migrate().await?;
         Ok(store)
     }
@@ -319,7 +333,10 @@ impl Storage for PostgresStore {
                 if alerts.is_empty() {
                     lock_family_feed(&tx, &family).await?;
                 }
-                alerts.push(insert_change(&tx, &family, ChangeKind::Alert, &record.id.to_string(), alert, now_ms).await?);
+                let change = insert_change(&tx, &family, ChangeKind::Alert, &record.id.to_string(), alert, now_ms).await?;
+                let notice = format!("{} {family_id} {}", self.origin, change.seq);
+                tx.execute("SELECT pg_notify($1, $2)", &[&ALERT_CHANNEL, &notice]).await?;
+                alerts.push(change);
             }
         }
         tx.commit().await?;
@@ -359,6 +376,20 @@ impl Storage for PostgresStore {
             )
             .await?;
         Ok(rows.iter().map(row_to_record).collect())
+    }
+
+    async fn alerts_from_other_processes(&self) -> Result<Option<futures_util::stream::BoxStream<'static, AlertNotice>>> {
+        let (sender, receiver) = mpsc::channel(1024);
+        // Listening before this returns: a server that has started serving already hears the
+        // other processes' alerts. A failure here is retried in the background.
+        let first = AlertListener::connect(&self.config).await.inspect_err(|error| {
+            tracing::warn!(%error, "alert listener cannot connect; retrying");
+        });
+        tokio::spawn(listen_for_alerts(self.config.clone(), self.origin, sender, first.ok()));
+        let notices = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|notice| (notice, receiver))
+        });
+        Ok(Some(notices.boxed()))
     }
 
     async fn count_records(&self, family_id: Uuid) -> Result<u64> {
@@ -546,5 +577,115 @@ impl Storage for PostgresStore {
             counts.add(row.get(0), row.get(1))?;
         }
         Ok(counts)
+    }
+}
+
+/// A connection that has run `LISTEN` on [`ALERT_CHANNEL`], and the payloads its driver receives.
+struct AlertListener {
+    client: tokio_postgres::Client,
+    payloads: mpsc::UnboundedReceiver<String>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl AlertListener {
+    async fn connect(config: &tokio_postgres::Config) -> Result<AlertListener> {
+        let (client, mut connection) = config.connect(NoTls).await?;
+        let (sender, payloads) = mpsc::unbounded_channel();
+        // A connection delivers notifications only while polled, so it gets its own task.
+        let driver = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(notification)) => {
+                        if sender.send(notification.payload().to_owned()).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "alert listener connection ended");
+                        break;
+                    }
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {ALERT_CHANNEL}")).await?;
+        Ok(AlertListener { client, payloads, driver })
+    }
+
+    /// Forwards other processes' notices until the connection or the receiver ends.
+    async fn forward(mut self, origin: Uuid, notices: &mpsc::Sender<AlertNotice>) {
+        loop {
+            let payload = tokio::select! {
+                () = notices.closed() => break,
+                payload = self.payloads.recv() => payload,
+            };
+            let Some(payload) = payload else { break };
+            match parse_alert_notice(&payload) {
+                Some((from, _)) if from == origin => {}
+                Some((_, notice)) => {
+                    if notices.send(notice).await.is_err() {
+                        break;
+                    }
+                }
+                None => tracing::warn!(payload, "unreadable alert notice ignored"),
+            }
+        }
+        drop(self.client);
+        self.driver.abort();
+    }
+}
+
+/// Forwards notices until `notices` is dropped, reconnecting with backoff when the connection
+/// is lost. Alerts committed while it is down are not replayed here: parents find them
+/// through pull, as after any gap.
+async fn listen_for_alerts(
+    config: tokio_postgres::Config,
+    origin: Uuid,
+    notices: mpsc::Sender<AlertNotice>,
+    mut listener: Option<AlertListener>,
+) {
+    let mut delay = Duration::from_millis(250);
+    while !notices.is_closed() {
+        let connected = match listener.take() {
+            Some(listener) => Ok(listener),
+            None => AlertListener::connect(&config).await,
+        };
+        match connected {
+            Ok(listener) => {
+                listener.forward(origin, &notices).await;
+                delay = Duration::from_millis(250);
+            }
+            Err(error) => tracing::warn!(%error, "alert listener cannot connect; retrying"),
+        }
+        tokio::select! {
+            () = notices.closed() => break,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// "origin family_id seq" → the origin and the notice.
+fn parse_alert_notice(payload: &str) -> Option<(Uuid, AlertNotice)> {
+    let mut parts = payload.split(' ');
+    let origin = Uuid::parse_str(parts.next()?).ok()?;
+    let family_id = Uuid::parse_str(parts.next()?).ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((origin, AlertNotice { family_id, seq }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_notices_parse_only_in_their_exact_shape() {
+        let (origin, family) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let notice = parse_alert_notice(&format!("{origin} {family} 42")).unwrap();
+        assert_eq!(notice, (origin, AlertNotice { family_id: family, seq: 42 }));
+        for bad in ["", "x y 1", &format!("{origin} {family}"), &format!("{origin} {family} 4 2"), &format!("{origin} {family} n")] {
+            assert_eq!(parse_alert_notice(bad), None, "{bad:?}");
+        }
     }
 }
