@@ -59,6 +59,28 @@ impl Client {
     }
 }
 
+/// The child pushes a red-flag symptom; every stream must carry the alert within 1 s. Returns
+/// how long the last one took.
+async fn push_red_flag_heard_by(
+    client: &Client,
+    child: &str,
+    streams: &mut [&mut tokio::sync::mpsc::UnboundedReceiver<Value>],
+) -> Duration {
+    let started = Instant::now();
+    let pushed = client
+        .post("/v1/sync/push", Some(child), json!({"records": [common::symptom(9, &common::minutes_ago(1))]}))
+        .await;
+    assert_eq!(pushed["accepted"].as_array().unwrap().len(), 1);
+    for stream in streams.iter_mut() {
+        let alert = tokio::time::timeout(Duration::from_secs(1), stream.recv()).await.expect("alert within 1 s").unwrap();
+        assert_eq!(alert["kind"], "alert");
+        assert_eq!(alert["body"]["type"], "red_flag_symptom");
+    }
+    let latency = started.elapsed();
+    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    latency
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_red_flag_reaches_every_parent_device_of_the_family_within_a_second() {
     let (store, _dir) = common::sqlite().await;
@@ -68,25 +90,11 @@ async fn a_red_flag_reaches_every_parent_device_of_the_family_within_a_second() 
     let dad = client.enrol(Some(&mum), "parent").await;
     let child = client.enrol(Some(&mum), "child").await;
     let stranger = client.enrol(None, "parent").await;
-    let mut streams = Vec::new();
-    for token in [&mum, &dad] {
-        streams.push(client.alerts(token).await);
-    }
+    let (mut mum_stream, mut dad_stream) = (client.alerts(&mum).await, client.alerts(&dad).await);
     let mut stranger_stream = client.alerts(&stranger).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let started = Instant::now();
-    let pushed = client
-        .post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(9, &common::minutes_ago(1))]}))
-        .await;
-    assert_eq!(pushed["accepted"].as_array().unwrap().len(), 1);
-    for stream in &mut streams {
-        let alert = tokio::time::timeout(Duration::from_secs(1), stream.recv()).await.expect("alert within 1 s").unwrap();
-        assert_eq!(alert["kind"], "alert");
-        assert_eq!(alert["body"]["type"], "red_flag_symptom");
-    }
-    let latency = started.elapsed();
-    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    let latency = push_red_flag_heard_by(&client, &child, &mut [&mut mum_stream, &mut dad_stream]).await;
     eprintln!("alert push-to-both-parents latency: {latency:?}");
     assert!(
         tokio::time::timeout(Duration::from_millis(200), stranger_stream.recv()).await.is_err(),
@@ -158,18 +166,7 @@ async fn a_red_flag_reaches_parents_connected_to_another_server_on_the_same_data
     let mut stranger_on_b = on_b.alerts(&stranger).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let started = Instant::now();
-    let pushed = on_a
-        .post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(9, &common::minutes_ago(1))]}))
-        .await;
-    assert_eq!(pushed["accepted"].as_array().unwrap().len(), 1);
-    for stream in [&mut mum_on_a, &mut dad_on_b] {
-        let alert = tokio::time::timeout(Duration::from_secs(1), stream.recv()).await.expect("alert within 1 s").unwrap();
-        assert_eq!(alert["kind"], "alert");
-        assert_eq!(alert["body"]["type"], "red_flag_symptom");
-    }
-    let latency = started.elapsed();
-    assert!(latency < Duration::from_secs(1), "{latency:?}");
+    let latency = push_red_flag_heard_by(&on_a, &child, &mut [&mut mum_on_a, &mut dad_on_b]).await;
     eprintln!("alert push-to-parents-on-two-servers latency: {latency:?}");
     for stream in [&mut mum_on_a, &mut dad_on_b, &mut stranger_on_b] {
         assert!(tokio::time::timeout(Duration::from_millis(300), stream.recv()).await.is_err(), "once, and family only");
@@ -190,9 +187,7 @@ async fn a_red_flag_reaches_parents_connected_to_another_server_on_the_same_data
         assert!(Instant::now() < deadline, "server b did not listen again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    on_a.post("/v1/sync/push", Some(&child), json!({"records": [common::symptom(8, &common::minutes_ago(1))]})).await;
-    let alert = tokio::time::timeout(Duration::from_secs(1), dad_on_b.recv()).await.expect("alert after reconnecting").unwrap();
-    assert_eq!(alert["kind"], "alert");
+    push_red_flag_heard_by(&on_a, &child, &mut [&mut dad_on_b]).await;
     a.stop().await;
     b.stop().await;
 }
