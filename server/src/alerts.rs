@@ -73,8 +73,9 @@ impl AlertHub {
 }
 
 /// Passes alerts that other server processes commit to this process's subscribers, until the
-/// hub closes; returns once listening. Does nothing where storage has no such channel (SQLite). A notice only names a
-/// family and a feed position; the alert itself is read back from that family's feed.
+/// hub closes; returns once listening. Does nothing where storage has no such channel
+/// (SQLite). A notice only names a family and a feed position; the alert itself is read back
+/// from that family's feed.
 pub async fn relay_other_processes(state: &AppState) {
     use futures_util::StreamExt;
     let (store, hub) = (state.store.clone(), state.alerts.clone());

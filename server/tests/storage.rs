@@ -233,6 +233,21 @@ async fn waiting_jobs_are_deduplicated(store: Arc<dyn Storage>) {
     assert_eq!(store.job_counts().await.unwrap().queued, 3);
 }
 
+/// The family's interventions, read through the keyset cursor `page` at a time.
+async fn interventions_in_pages(store: &dyn Storage, family_id: Uuid, page: u32) -> Vec<StoredRecord> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let records = store.records_by_kind(family_id, &["intervention"], after, page).await.unwrap();
+        let full = records.len() == page as usize;
+        after = records.last().map(|last| (last.ts_ms, last.id));
+        all.extend(records);
+        if !full {
+            return all;
+        }
+    }
+}
+
 async fn records_page_by_kind_without_skipping_equal_timestamps(store: Arc<dyn Storage>) {
     let (family_id, parent) = family(&*store).await;
     // Ten records at the same instant, then two later; only interventions asked for.
@@ -242,16 +257,7 @@ async fn records_page_by_kind_without_skipping_equal_timestamps(store: Arc<dyn S
     other.kind = "hr".into();
     batch.push(other);
     store.push_records(family_id, parent.id, &batch, NOW).await.unwrap();
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.records_by_kind(family_id, &["intervention"], after, 3).await.unwrap();
-        seen.extend(page.iter().map(|r| r.id));
-        match page.last() {
-            Some(last) if page.len() == 3 => after = Some((last.ts_ms, last.id)),
-            _ => break,
-        }
-    }
+    let seen: Vec<Uuid> = interventions_in_pages(&*store, family_id, 3).await.iter().map(|r| r.id).collect();
     let mut expected: Vec<Uuid> = batch.iter().filter(|r| r.kind == "intervention").map(|r| r.id).collect();
     expected.sort_by_key(|id| (batch.iter().find(|r| r.id == *id).unwrap().ts_ms, id.to_string()));
     assert_eq!(seen, expected);
@@ -364,16 +370,8 @@ async fn a_version_3_postgres_database_keeps_its_records_through_the_uuid_migrat
     assert_eq!(id_type, "uuid");
     let mut expected = old.clone();
     expected.sort_by_key(|r| (r.ts_ms, r.id.to_string()));
-    let mut paged = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.records_by_kind(family_id, &["intervention"], after, 2).await.unwrap();
-        paged.extend(page.iter().map(|r| (r.id, r.device_id, r.line.clone())));
-        match page.last() {
-            Some(last) if page.len() == 2 => after = Some((last.ts_ms, last.id)),
-            _ => break,
-        }
-    }
+    let paged: Vec<_> =
+        interventions_in_pages(&*store, family_id, 2).await.into_iter().map(|r| (r.id, r.device_id, r.line)).collect();
     assert_eq!(paged, expected.iter().map(|r| (r.id, parent.id, r.line.clone())).collect::<Vec<_>>());
     let repeat = [old[0].clone(), record(old[1].id, "changed", false), record(Uuid::now_v7(), "new", false)];
     let outcomes = store.push_records(family_id, parent.id, &repeat, NOW).await.unwrap().outcomes;

@@ -382,10 +382,8 @@ impl Storage for PostgresStore {
         let (sender, receiver) = mpsc::channel(1024);
         // Listening before this returns: a server that has started serving already hears the
         // other processes' alerts. A failure here is retried in the background.
-        let first = AlertListener::connect(&self.config).await.inspect_err(|error| {
-            tracing::warn!(%error, "alert listener cannot connect; retrying");
-        });
-        tokio::spawn(listen_for_alerts(self.config.clone(), self.origin, sender, first.ok()));
+        let first = AlertListener::connect(&self.config).await;
+        tokio::spawn(listen_for_alerts(self.config.clone(), self.origin, sender, first));
         let notices = futures_util::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|notice| (notice, receiver))
         });
@@ -636,21 +634,18 @@ impl AlertListener {
     }
 }
 
-/// Forwards notices until `notices` is dropped, reconnecting with backoff when the connection
-/// is lost. Alerts committed while it is down are not replayed here: parents find them
-/// through pull, as after any gap.
+/// Forwards notices from the `first` connection, then from each new one, until `notices` is
+/// dropped, reconnecting with backoff when the connection is lost. Alerts committed while it
+/// is down are not replayed here: parents find them through pull, as after any gap.
 async fn listen_for_alerts(
     config: tokio_postgres::Config,
     origin: Uuid,
     notices: mpsc::Sender<AlertNotice>,
-    mut listener: Option<AlertListener>,
+    first: Result<AlertListener>,
 ) {
+    let mut connected = first;
     let mut delay = Duration::from_millis(250);
-    while !notices.is_closed() {
-        let connected = match listener.take() {
-            Some(listener) => Ok(listener),
-            None => AlertListener::connect(&config).await,
-        };
+    loop {
         match connected {
             Ok(listener) => {
                 listener.forward(origin, &notices).await;
@@ -663,6 +658,7 @@ async fn listen_for_alerts(
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(10));
+        connected = AlertListener::connect(&config).await;
     }
 }
 
